@@ -1,0 +1,119 @@
+"""create_app(): the API process. Stateless: any number of them can share one database."""
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from patron import __version__
+from patron.api import router
+from patron.config import Settings, get_settings
+from patron.db.session import Database
+from patron.errors import PatronError
+from patron.events.schemas import EVENT_TYPES
+from patron.kit.clock import Clock, SystemClock
+from patron.kit.responses import ProblemResponse
+
+log = logging.getLogger("patron")
+
+
+def problem(status: int, title: str, detail: str, request: Request, **extra: Any) -> ProblemResponse:
+    slug = title.lower().replace(" ", "-")
+    body = {"type": f"https://patron.dev/problems/{slug}", "title": title, "status": status,
+            "detail": detail, "instance": request.url.path, **extra}
+    return ProblemResponse(body, status_code=status)
+
+
+def _field(loc: tuple[Any, ...], error_type: str) -> str:
+    """A pydantic location as a dotted field name: no `body` prefix, no union tags."""
+    parts = [str(p) for p in loc if p != "body" and p not in EVENT_TYPES]
+    if error_type in ("union_tag_invalid", "union_tag_not_found"):
+        parts.append("type")
+    return ".".join(parts) or "body"
+
+
+def _message(error: dict[str, Any]) -> str:
+    message = str(error.get("msg", "invalid"))
+    return message.removeprefix("Value error, ")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PatronError)
+    async def _patron(request: Request, exc: PatronError) -> ProblemResponse:
+        return ProblemResponse(exc.to_problem(request.url.path), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> ProblemResponse:
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return problem(400, "Malformed JSON", "the request body is not valid JSON",
+                           request, errors=[{"field": "body", "message": _message(errors[0])}])
+        fields = [{"field": _field(tuple(e.get("loc", ())), str(e.get("type"))),
+                   "message": _message(e)} for e in errors]
+        detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+        return problem(422, "Invalid input", detail, request, errors=fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
+        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
+        return problem(exc.status_code, title, str(exc.detail), request)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "Internal error", "something went wrong on our side; it was "
+                       "logged and nothing was changed", request)
+
+
+def create_app(
+    settings: Settings | None = None, *, clock: Clock | None = None,
+    database: Database | None = None, run_jobs: bool | None = None,
+) -> FastAPI:
+    settings = settings or get_settings()
+    db = database or Database(settings.database_url, pool_size=settings.pool_size)
+    interval = settings.jobs_interval if run_jobs is not False else 0
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        scheduler = None
+        if interval > 0:
+            from patron.jobs.service import run_periodically
+
+            scheduler = threading.Thread(target=run_periodically,
+                                         args=(db, app.state.clock, interval, stop),
+                                         name="patron-jobs", daemon=True)
+            scheduler.start()
+        yield
+        stop.set()
+        if scheduler is not None:
+            scheduler.join(timeout=10)
+        if database is None:
+            db.dispose()
+
+    app = FastAPI(
+        title="Patron", version=__version__, lifespan=lifespan,
+        description="Loyalty engine for online shops: send what customers do, get points, "
+        "balances and explanations back. Authenticate with `Authorization: Bearer <key>`; "
+        "errors are RFC 9457 problem+json.",
+    )
+    app.state.db = db
+    app.state.clock = clock or SystemClock()
+    install_error_handlers(app)
+    app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def _root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,1 @@
+"""Tenants (one shop each), API keys (hashed, scoped) and the authenticating dependency."""

@@ -1,0 +1,12 @@
+"""What an API key may do. A key created without `--scope` gets them all."""
+
+EVENTS_WRITE = "events:write"
+MEMBERS_READ = "members:read"
+MEMBERS_WRITE = "members:write"
+POINTS_WRITE = "points:write"
+PROGRAM_READ = "program:read"
+PROGRAM_WRITE = "program:write"
+
+ALL_SCOPES = (
+    EVENTS_WRITE, MEMBERS_READ, MEMBERS_WRITE, POINTS_WRITE, PROGRAM_READ, PROGRAM_WRITE,
+)

@@ -1,0 +1,102 @@
+"""Tenants and API keys. A key is shown once, at creation; only its SHA-256 is stored."""
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from patron.auth.errors import TenantExists, TenantNotFound
+from patron.auth.models import ApiKey, Tenant
+from patron.auth.scopes import ALL_SCOPES
+from patron.errors import InvalidInput, Unauthorized
+from patron.kit.ids import uuid7
+
+KEY_PREFIX = "pk_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the tenant a key belongs to, what the key may do, and the tenant's
+    current program version (read in the same query, so no extra round trip)."""
+
+    tenant_id: uuid.UUID
+    tenant_name: str
+    key_id: uuid.UUID
+    scopes: frozenset[str]
+    program_version: int | None
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class AuthService:
+    def create_tenant(self, session: Session, *, name: str, now: datetime) -> Tenant:
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise InvalidInput("a tenant name has 1 to 100 characters", field="name")
+        if session.execute(select(Tenant.tenant_id).where(Tenant.name == name)).first():
+            raise TenantExists(f"a tenant named {name!r} exists already", field="name")
+        tenant = Tenant(tenant_id=uuid7(), name=name, created_at=now)
+        session.add(tenant)
+        session.flush()
+        return tenant
+
+    def get_tenant_by_name(self, session: Session, *, name: str) -> Tenant:
+        tenant = session.execute(select(Tenant).where(Tenant.name == name)).scalar_one_or_none()
+        if tenant is None:
+            raise TenantNotFound(f"no tenant named {name!r}", field="tenant")
+        return tenant
+
+    def list_tenants(self, session: Session) -> list[Tenant]:
+        return list(session.execute(select(Tenant).order_by(Tenant.name)).scalars())
+
+    def create_key(
+        self, session: Session, *, tenant_id: uuid.UUID, name: str, now: datetime,
+        scopes: list[str] | None = None,
+    ) -> tuple[ApiKey, str]:
+        """A new key and its secret. The secret is not kept: show it to the person now."""
+        chosen = sorted(set(scopes)) if scopes else list(ALL_SCOPES)
+        unknown = [s for s in chosen if s not in ALL_SCOPES]
+        if unknown:
+            raise InvalidInput(f"unknown scopes {unknown}; known: {list(ALL_SCOPES)}",
+                               field="scopes")
+        secret = KEY_PREFIX + secrets.token_urlsafe(32)
+        key = ApiKey(tenant_id=tenant_id, id=uuid7(), name=name, prefix=secret[:10],
+                     secret_hash=hash_secret(secret), scopes=chosen, created_at=now)
+        session.add(key)
+        session.flush()
+        return key, secret
+
+    def list_keys(self, session: Session, *, tenant_id: uuid.UUID) -> list[ApiKey]:
+        stmt = select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at)
+        return list(session.execute(stmt).scalars())
+
+    def revoke_key(
+        self, session: Session, *, tenant_id: uuid.UUID, prefix: str, now: datetime
+    ) -> ApiKey:
+        key = session.execute(select(ApiKey).where(
+            ApiKey.tenant_id == tenant_id, ApiKey.prefix == prefix)).scalar_one_or_none()
+        if key is None:
+            raise TenantNotFound(f"no key starting {prefix!r} for this tenant", field="prefix")
+        key.revoked_at = key.revoked_at or now
+        return key
+
+    def authenticate(self, session: Session, *, secret: str) -> Principal:
+        row = session.execute(
+            select(ApiKey.id, ApiKey.scopes, Tenant.tenant_id, Tenant.name,
+                   Tenant.program_version)
+            .join(Tenant, Tenant.tenant_id == ApiKey.tenant_id)
+            .where(ApiKey.secret_hash == hash_secret(secret), ApiKey.revoked_at.is_(None))
+        ).first()
+        if row is None:
+            raise Unauthorized("the API key is not valid or was revoked")
+        return Principal(tenant_id=row.tenant_id, tenant_name=row.name, key_id=row.id,
+                         scopes=frozenset(row.scopes), program_version=row.program_version)
+
+
+auth = AuthService()

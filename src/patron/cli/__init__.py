@@ -1,0 +1,1 @@
+"""The `patron` command: one Typer sub-app per file."""

@@ -1,0 +1,1 @@
+"""Storage: declarative base, engines for SQLite and PostgreSQL, units of work, migrations."""

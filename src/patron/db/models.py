@@ -1,0 +1,27 @@
+"""Imports every domain's models so the metadata (and Alembic) sees all tables."""
+
+from patron.auth.models import ApiKey, Tenant
+from patron.db.base import Base
+from patron.events.models import Event
+from patron.ledger.models import Entry, Lot, LotUse, Posting
+from patron.members.models import Member
+from patron.orders.models import Order
+from patron.programs.models import ProgramVersion
+from patron.redemptions.models import Redemption
+
+metadata = Base.metadata
+
+__all__ = [
+    "ApiKey",
+    "Entry",
+    "Event",
+    "Lot",
+    "LotUse",
+    "Member",
+    "Order",
+    "Posting",
+    "ProgramVersion",
+    "Redemption",
+    "Tenant",
+    "metadata",
+]

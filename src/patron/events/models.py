@@ -1,0 +1,35 @@
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKeyConstraint, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from patron.db.base import Base, TenantScoped
+
+
+class Event(TenantScoped, Base):
+    """An event as received, with what it did. The unique (tenant, external id) index is what
+    makes ingestion idempotent, also for duplicates that arrive at the same moment."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id"], ["tenants.tenant_id"]),
+        Index("uq_events_tenant_id_external_id", "tenant_id", "external_id", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    # The sender's id for the event.
+    external_id: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    customer_external_id: Mapped[str | None] = mapped_column(String(255))
+    member_id: Mapped[uuid.UUID | None]
+    # SHA-256 of the canonical JSON body: a replay with another body is a conflict.
+    body_hash: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    # applied | not_member | member_suspended | no_effect
+    status: Mapped[str] = mapped_column(String(30))
+    # The response given the first time, given again to every replay.
+    result: Mapped[dict[str, Any]]

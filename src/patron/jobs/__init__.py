@@ -1,0 +1,1 @@
+"""Scheduled work: vest pending points whose return window closed, expire old points."""

@@ -1,0 +1,1 @@
+"""Framework helpers with no domain words: clock, ids, money, pagination."""

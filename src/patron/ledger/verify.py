@@ -1,0 +1,182 @@
+"""The ledger's invariants, checked in SQL over every row. Used by `patron verify-ledger` and
+by the tests, so the property tests check exactly what operators check."""
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import TextClause, Uuid, bindparam, or_, select, text
+from sqlalchemy.orm import Session
+
+from patron.ledger.models import Posting
+from patron.members.models import Member
+from patron.programs.models import ProgramVersion
+
+
+@dataclass(frozen=True)
+class Violation:
+    check: str
+    tenant_id: str
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"[{self.check}] tenant {self.tenant_id} {self.subject}: {self.detail}"
+
+
+# Each query returns (tenant_id, subject, detail) for every row that breaks the invariant.
+CHECKS: dict[str, str] = {
+    "posting_balanced": """
+        SELECT p.tenant_id, 'posting ' || CAST(p.id AS TEXT),
+               'entries sum to ' || CAST(COALESCE(SUM(e.amount), 0) AS TEXT)
+               || ' over ' || CAST(COUNT(e.id) AS TEXT) || ' entries'
+        FROM postings p LEFT JOIN entries e
+          ON e.tenant_id = p.tenant_id AND e.posting_id = p.id
+        WHERE {p}
+        GROUP BY p.tenant_id, p.id
+        HAVING COALESCE(SUM(e.amount), 0) <> 0 OR COUNT(e.id) < 2
+    """,
+    "available_matches_entries": """
+        SELECT m.tenant_id, 'member ' || m.external_id,
+               'cached available ' || CAST(m.points_available AS TEXT) || ' but entries sum to '
+               || CAST(COALESCE(s.total, 0) AS TEXT)
+        FROM members m LEFT JOIN (
+            SELECT tenant_id, member_id, SUM(amount) AS total FROM entries
+            WHERE account = 'available' GROUP BY tenant_id, member_id) s
+          ON s.tenant_id = m.tenant_id AND s.member_id = m.id
+        WHERE {m}
+          AND m.points_available <> COALESCE(s.total, 0)
+    """,
+    "pending_matches_entries": """
+        SELECT m.tenant_id, 'member ' || m.external_id,
+               'cached pending ' || CAST(m.points_pending AS TEXT) || ' but entries sum to '
+               || CAST(COALESCE(s.total, 0) AS TEXT)
+        FROM members m LEFT JOIN (
+            SELECT tenant_id, member_id, SUM(amount) AS total FROM entries
+            WHERE account = 'pending' GROUP BY tenant_id, member_id) s
+          ON s.tenant_id = m.tenant_id AND s.member_id = m.id
+        WHERE {m}
+          AND m.points_pending <> COALESCE(s.total, 0)
+    """,
+    "lifetime_matches_entries": """
+        SELECT m.tenant_id, 'member ' || m.external_id,
+               'cached lifetime ' || CAST(m.points_lifetime AS TEXT) || ' but issued entries say '
+               || CAST(COALESCE(s.total, 0) AS TEXT)
+        FROM members m LEFT JOIN (
+            SELECT p.tenant_id, p.member_id, -SUM(e.amount) AS total
+            FROM entries e JOIN postings p ON p.tenant_id = e.tenant_id AND p.id = e.posting_id
+            WHERE e.account = 'issued' GROUP BY p.tenant_id, p.member_id) s
+          ON s.tenant_id = m.tenant_id AND s.member_id = m.id
+        WHERE {m}
+          AND m.points_lifetime <> COALESCE(s.total, 0)
+    """,
+    "available_lots_match_balance": """
+        SELECT m.tenant_id, 'member ' || m.external_id,
+               'available lots hold ' || CAST(COALESCE(l.total, 0) AS TEXT)
+               || ' but the available balance is ' || CAST(m.points_available AS TEXT)
+        FROM members m LEFT JOIN (
+            SELECT tenant_id, member_id, SUM(remaining) AS total FROM lots
+            WHERE state = 'available' GROUP BY tenant_id, member_id) l
+          ON l.tenant_id = m.tenant_id AND l.member_id = m.id
+        WHERE {m}
+          AND COALESCE(l.total, 0) <> CASE WHEN m.points_available > 0
+                                          THEN m.points_available ELSE 0 END
+    """,
+    "pending_lots_match_balance": """
+        SELECT m.tenant_id, 'member ' || m.external_id,
+               'pending lots hold ' || CAST(COALESCE(l.total, 0) AS TEXT)
+               || ' but the pending balance is ' || CAST(m.points_pending AS TEXT)
+        FROM members m LEFT JOIN (
+            SELECT tenant_id, member_id, SUM(remaining) AS total FROM lots
+            WHERE state = 'pending' GROUP BY tenant_id, member_id) l
+          ON l.tenant_id = m.tenant_id AND l.member_id = m.id
+        WHERE {m}
+          AND COALESCE(l.total, 0) <> m.points_pending
+    """,
+    "lot_within_bounds": """
+        SELECT tenant_id, 'lot ' || CAST(id AS TEXT),
+               'remaining ' || CAST(remaining AS TEXT) || ' of ' || CAST(points AS TEXT)
+        FROM lots
+        WHERE {_}
+          AND (remaining < 0 OR remaining > points)
+    """,
+    "lot_uses_match_lots": """
+        SELECT l.tenant_id, 'lot ' || CAST(l.id AS TEXT),
+               'points ' || CAST(l.points AS TEXT) || ' - used '
+               || CAST(COALESCE(u.used, 0) AS TEXT) || ' <> remaining '
+               || CAST(l.remaining AS TEXT)
+        FROM lots l LEFT JOIN (
+            SELECT tenant_id, lot_id, SUM(points) AS used FROM lot_uses
+            GROUP BY tenant_id, lot_id) u
+          ON u.tenant_id = l.tenant_id AND u.lot_id = l.id
+        WHERE {l}
+          AND l.points - COALESCE(u.used, 0) <> l.remaining
+    """,
+    "order_reversal_within_earned": """
+        SELECT tenant_id, 'order ' || order_id,
+               'reversed ' || CAST(points_reversed AS TEXT) || ' of '
+               || CAST(points_earned AS TEXT) || ' earned'
+        FROM orders
+        WHERE {_}
+          AND (points_reversed < 0 OR points_reversed > points_earned
+               OR refunded < 0 OR refunded > total)
+    """,
+}
+
+
+def _scoped(sql: str, tenant_id: uuid.UUID | None) -> TextClause:
+    aliases = set(re.findall(r"\{(\w+)\}", sql))
+    scope = {
+        a: ("1 = 1" if tenant_id is None else
+            ("tenant_id" if a == "_" else f"{a}.tenant_id") + " = :tenant")
+        for a in aliases
+    }
+    stmt = text(sql.format(**scope))
+    if tenant_id is not None:
+        stmt = stmt.bindparams(bindparam("tenant", tenant_id, type_=Uuid()))
+    return stmt
+
+
+def verify(session: Session, tenant_id: uuid.UUID | None = None) -> list[Violation]:
+    """Every violation of the ledger's invariants, in one tenant or in all."""
+    violations: list[Violation] = []
+    for name, sql in CHECKS.items():
+        for row in session.execute(_scoped(sql, tenant_id)):
+            violations.append(Violation(name, str(row[0]), str(row[1]), str(row[2])))
+    violations += _negative_without_debt_policy(session, tenant_id)
+    return violations
+
+
+def _negative_without_debt_policy(
+    session: Session, tenant_id: uuid.UUID | None
+) -> list[Violation]:
+    """A balance below zero is allowed only where a posting made under a program version
+    with the `debt` policy took it there. Pending can never be negative."""
+    stmt = select(Member.tenant_id, Member.id, Member.external_id, Member.points_available,
+                  Member.points_pending).where(
+        or_(Member.points_available < 0, Member.points_pending < 0))
+    if tenant_id is not None:
+        stmt = stmt.where(Member.tenant_id == tenant_id)
+    out = []
+    for row in session.execute(stmt):
+        if row.points_pending < 0:
+            out.append(Violation("no_negative_balance", str(row.tenant_id),
+                                 f"member {row.external_id}",
+                                 f"pending balance {row.points_pending} is below zero"))
+            continue
+        if row.points_available >= 0:
+            continue
+        versions = session.execute(
+            select(ProgramVersion.document).join(
+                Posting, (Posting.tenant_id == ProgramVersion.tenant_id)
+                & (Posting.program_version == ProgramVersion.version))
+            .where(Posting.tenant_id == row.tenant_id, Posting.member_id == row.id,
+                   Posting.kind.in_(("claw_back", "adjust")))
+            .distinct()
+        ).scalars()
+        if not any(doc.get("negative_balance") == "debt" for doc in versions):
+            out.append(Violation(
+                "no_negative_balance", str(row.tenant_id), f"member {row.external_id}",
+                f"available balance {row.points_available} is below zero, but no posting "
+                "was made under the debt policy"))
+    return out

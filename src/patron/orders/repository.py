@@ -1,0 +1,49 @@
+import uuid
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from patron.db.upsert import insert_for
+from patron.orders.models import Order
+from patron.orders.state import OrderState
+
+_FIELDS = ("id", "order_id", "member_id", "customer_external_id", "currency", "total",
+           "subtotal", "refunded", "status", "points_earned", "points_reversed", "placed_at",
+           "event_id")
+
+
+def lock_many(
+    session: Session, tenant_id: uuid.UUID, order_ids: Sequence[str]
+) -> dict[str, OrderState]:
+    """The orders with these ids, locked in order-id order."""
+    if not order_ids:
+        return {}
+    stmt = (
+        select(*(getattr(Order, f) for f in _FIELDS))
+        .where(Order.tenant_id == tenant_id, Order.order_id.in_(sorted(set(order_ids))))
+        .order_by(Order.order_id)
+        .with_for_update()
+    )
+    return {row.order_id: OrderState(**row._asdict()) for row in session.execute(stmt)}
+
+
+def insert_new(session: Session, tenant_id: uuid.UUID, orders: Iterable[OrderState]) -> set[str]:
+    """Insert orders; returns the order ids inserted (one reported concurrently by another
+    event is left out)."""
+    rows = [dict(tenant_id=tenant_id, **{f: getattr(o, f) for f in _FIELDS}) for o in orders]
+    if not rows:
+        return set()
+    stmt = insert_for(session, Order).on_conflict_do_nothing(
+        index_elements=["tenant_id", "order_id"]).returning(Order.order_id)
+    return set(session.execute(stmt, rows).scalars())
+
+
+def update_changed(session: Session, tenant_id: uuid.UUID, orders: Iterable[OrderState]) -> None:
+    rows = [
+        dict(tenant_id=tenant_id, id=o.id, refunded=o.refunded, status=o.status,
+             points_reversed=o.points_reversed)
+        for o in orders
+    ]
+    if rows:
+        session.execute(update(Order), rows)

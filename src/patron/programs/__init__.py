@@ -1,0 +1,1 @@
+"""The loyalty program: a versioned, validated document; publishing makes an immutable version."""

@@ -1,0 +1,9 @@
+from patron.errors import Conflict
+
+
+class NoProgram(Conflict):
+    title = "No program published"
+    type_slug = "no-program"
+
+    def __init__(self) -> None:
+        super().__init__("this shop has no published program yet: PUT /v1/program first")

@@ -1,0 +1,56 @@
+"""Publishing and reading program versions. Versions are immutable, so parsed documents are
+cached per (tenant, version) for the life of the process."""
+
+import threading
+import uuid
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from patron.auth.models import Tenant
+from patron.programs import repository
+from patron.programs.errors import NoProgram
+from patron.programs.models import ProgramVersion
+from patron.programs.schemas import Program, ProgramDocument
+
+
+class ProgramService:
+    def __init__(self) -> None:
+        self._cache: dict[tuple[uuid.UUID, int], Program] = {}
+        self._lock = threading.Lock()
+
+    def get(self, session: Session, *, tenant_id: uuid.UUID, version: int | None) -> Program:
+        """The published version `version` (the tenant's current one, as read with the
+        request's credentials)."""
+        if version is None:
+            raise NoProgram()
+        key = (tenant_id, version)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        row = repository.get_version(session, tenant_id, version)
+        if row is None:
+            raise NoProgram()
+        program = Program(**row.document, version=row.version, published_at=row.published_at)
+        with self._lock:
+            self._cache[key] = program
+        return program
+
+    def publish(
+        self, session: Session, *, tenant_id: uuid.UUID, document: ProgramDocument,
+        now: datetime,
+    ) -> Program:
+        # Lock the tenant row so two publishes cannot take the same version number.
+        tenant = session.get(Tenant, tenant_id, with_for_update=True)
+        assert tenant is not None
+        version = repository.latest_version_number(session, tenant_id) + 1
+        session.add(ProgramVersion(tenant_id=tenant_id, version=version,
+                                   document=document.model_dump(mode="json"), published_at=now))
+        session.flush()
+        session.execute(update(Tenant).where(Tenant.tenant_id == tenant_id)
+                        .values(program_version=version))
+        return Program(**document.model_dump(), version=version, published_at=now)
+
+
+programs = ProgramService()

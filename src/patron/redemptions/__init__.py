@@ -1,0 +1,1 @@
+"""Spending points. Catalog rewards and codes build on this in the rewards domain."""

@@ -1,0 +1,6 @@
+from patron.errors import Conflict
+
+
+class IdempotencyKeyReused(Conflict):
+    title = "Idempotency key reused"
+    type_slug = "idempotency-key-reused"
