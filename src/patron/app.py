@@ -23,10 +23,18 @@ from patron.kit.responses import ProblemResponse
 log = logging.getLogger("patron")
 
 
-def problem(status: int, title: str, detail: str, request: Request, **extra: Any) -> ProblemResponse:
+def problem(
+    status: int, title: str, detail: str, request: Request, **extra: Any
+) -> ProblemResponse:
     slug = title.lower().replace(" ", "-")
-    body = {"type": f"https://patron.dev/problems/{slug}", "title": title, "status": status,
-            "detail": detail, "instance": request.url.path, **extra}
+    body = {
+        "type": f"https://patron.dev/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
     return ProblemResponse(body, status_code=status)
 
 
@@ -52,10 +60,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> ProblemResponse:
         errors = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
-            return problem(400, "Malformed JSON", "the request body is not valid JSON",
-                           request, errors=[{"field": "body", "message": _message(errors[0])}])
-        fields = [{"field": _field(tuple(e.get("loc", ())), str(e.get("type"))),
-                   "message": _message(e)} for e in errors]
+            return problem(
+                400,
+                "Malformed JSON",
+                "the request body is not valid JSON",
+                request,
+                errors=[{"field": "body", "message": _message(errors[0])}],
+            )
+        fields = [
+            {"field": _field(tuple(e.get("loc", ())), str(e.get("type"))), "message": _message(e)}
+            for e in errors
+        ]
         detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
         return problem(422, "Invalid input", detail, request, errors=fields)
 
@@ -67,13 +82,20 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(500, "Internal error", "something went wrong on our side; it was "
-                       "logged and nothing was changed", request)
+        return problem(
+            500,
+            "Internal error",
+            "something went wrong on our side; it was logged and nothing was changed",
+            request,
+        )
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Clock | None = None,
-    database: Database | None = None, run_jobs: bool | None = None,
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    database: Database | None = None,
+    run_jobs: bool | None = None,
 ) -> FastAPI:
     settings = settings or get_settings()
     db = database or Database(settings.database_url, pool_size=settings.pool_size)
@@ -86,9 +108,12 @@ def create_app(
         if interval > 0:
             from patron.jobs.service import run_periodically
 
-            scheduler = threading.Thread(target=run_periodically,
-                                         args=(db, app.state.clock, interval, stop),
-                                         name="patron-jobs", daemon=True)
+            scheduler = threading.Thread(
+                target=run_periodically,
+                args=(db, app.state.clock, interval, stop),
+                name="patron-jobs",
+                daemon=True,
+            )
             scheduler.start()
         yield
         stop.set()
@@ -98,7 +123,9 @@ def create_app(
             db.dispose()
 
     app = FastAPI(
-        title="Patron", version=__version__, lifespan=lifespan,
+        title="Patron",
+        version=__version__,
+        lifespan=lifespan,
         description="Loyalty engine for online shops: send what customers do, get points, "
         "balances and explanations back. Authenticate with `Authorization: Bearer <key>`; "
         "errors are RFC 9457 problem+json.",

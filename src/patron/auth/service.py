@@ -56,18 +56,31 @@ class AuthService:
         return list(session.execute(select(Tenant).order_by(Tenant.name)).scalars())
 
     def create_key(
-        self, session: Session, *, tenant_id: uuid.UUID, name: str, now: datetime,
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        name: str,
+        now: datetime,
         scopes: list[str] | None = None,
     ) -> tuple[ApiKey, str]:
         """A new key and its secret. The secret is not kept: show it to the person now."""
         chosen = sorted(set(scopes)) if scopes else list(ALL_SCOPES)
         unknown = [s for s in chosen if s not in ALL_SCOPES]
         if unknown:
-            raise InvalidInput(f"unknown scopes {unknown}; known: {list(ALL_SCOPES)}",
-                               field="scopes")
+            raise InvalidInput(
+                f"unknown scopes {unknown}; known: {list(ALL_SCOPES)}", field="scopes"
+            )
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
-        key = ApiKey(tenant_id=tenant_id, id=uuid7(), name=name, prefix=secret[:10],
-                     secret_hash=hash_secret(secret), scopes=chosen, created_at=now)
+        key = ApiKey(
+            tenant_id=tenant_id,
+            id=uuid7(),
+            name=name,
+            prefix=secret[:10],
+            secret_hash=hash_secret(secret),
+            scopes=chosen,
+            created_at=now,
+        )
         session.add(key)
         session.flush()
         return key, secret
@@ -79,8 +92,9 @@ class AuthService:
     def revoke_key(
         self, session: Session, *, tenant_id: uuid.UUID, prefix: str, now: datetime
     ) -> ApiKey:
-        key = session.execute(select(ApiKey).where(
-            ApiKey.tenant_id == tenant_id, ApiKey.prefix == prefix)).scalar_one_or_none()
+        key = session.execute(
+            select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.prefix == prefix)
+        ).scalar_one_or_none()
         if key is None:
             raise TenantNotFound(f"no key starting {prefix!r} for this tenant", field="prefix")
         key.revoked_at = key.revoked_at or now
@@ -88,15 +102,19 @@ class AuthService:
 
     def authenticate(self, session: Session, *, secret: str) -> Principal:
         row = session.execute(
-            select(ApiKey.id, ApiKey.scopes, Tenant.tenant_id, Tenant.name,
-                   Tenant.program_version)
+            select(ApiKey.id, ApiKey.scopes, Tenant.tenant_id, Tenant.name, Tenant.program_version)
             .join(Tenant, Tenant.tenant_id == ApiKey.tenant_id)
             .where(ApiKey.secret_hash == hash_secret(secret), ApiKey.revoked_at.is_(None))
         ).first()
         if row is None:
             raise Unauthorized("the API key is not valid or was revoked")
-        return Principal(tenant_id=row.tenant_id, tenant_name=row.name, key_id=row.id,
-                         scopes=frozenset(row.scopes), program_version=row.program_version)
+        return Principal(
+            tenant_id=row.tenant_id,
+            tenant_name=row.name,
+            key_id=row.id,
+            scopes=frozenset(row.scopes),
+            program_version=row.program_version,
+        )
 
 
 auth = AuthService()

@@ -25,5 +25,9 @@ def fail(exc: PatronError) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-DbOption = typer.Option(None, "--database-url", envvar="PATRON_DATABASE_URL",
-                        help="Database URL (default: sqlite:///./patron.db).")
+DbOption = typer.Option(
+    None,
+    "--database-url",
+    envvar="PATRON_DATABASE_URL",
+    help="Database URL (default: sqlite:///./patron.db).",
+)

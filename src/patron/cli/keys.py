@@ -13,7 +13,8 @@ def create(
     tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
     name: str = typer.Option("default", "--name", help="A label for the key."),
     scope: list[str] = typer.Option(
-        [], "--scope", help=f"Repeat to limit the key; default all of {', '.join(ALL_SCOPES)}."),
+        [], "--scope", help=f"Repeat to limit the key; default all of {', '.join(ALL_SCOPES)}."
+    ),
     database_url: str | None = DbOption,
 ) -> None:
     """Create an API key and print its secret (only now: it is not stored)."""
@@ -21,8 +22,9 @@ def create(
     try:
         with db.unit_of_work() as session:
             found = auth.get_tenant_by_name(session, name=tenant)
-            _, secret = auth.create_key(session, tenant_id=found.tenant_id, name=name,
-                                        now=now(), scopes=scope or None)
+            _, secret = auth.create_key(
+                session, tenant_id=found.tenant_id, name=name, now=now(), scopes=scope or None
+            )
     except PatronError as exc:
         raise fail(exc) from None
     print(secret)
@@ -40,7 +42,8 @@ def list_(tenant: str = typer.Option(..., "--tenant"), database_url: str | None 
 
 @app.command("revoke")
 def revoke(
-    prefix: str, tenant: str = typer.Option(..., "--tenant"),
+    prefix: str,
+    tenant: str = typer.Option(..., "--tenant"),
     database_url: str | None = DbOption,
 ) -> None:
     """Revoke a key by the prefix `keys list` shows."""
@@ -48,8 +51,9 @@ def revoke(
     try:
         with db.unit_of_work() as session:
             found = auth.get_tenant_by_name(session, name=tenant)
-            auth.revoke_key(session, tenant_id=found.tenant_id, prefix=prefix.rstrip("…"),
-                            now=now())
+            auth.revoke_key(
+                session, tenant_id=found.tenant_id, prefix=prefix.rstrip("…"), now=now()
+            )
     except PatronError as exc:
         raise fail(exc) from None
     console.print("revoked")

@@ -9,8 +9,11 @@ from patron.cli.common import DbOption, console, database, err_console, now
 from patron.config import get_settings
 from patron.db import migrate as migrations
 
-app = typer.Typer(help="Patron, the open-source loyalty engine.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Patron, the open-source loyalty engine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(keys.app, name="keys")
 jobs_app = typer.Typer(help="Scheduled work.", no_args_is_help=True)
@@ -32,8 +35,10 @@ def serve(
     port: int = typer.Option(8000),
     workers: int = typer.Option(1, help="Worker processes."),
     migrate_first: bool = typer.Option(
-        None, "--migrate/--no-migrate",
-        help="Migrate before serving (default: yes on SQLite, no on PostgreSQL)."),
+        None,
+        "--migrate/--no-migrate",
+        help="Migrate before serving (default: yes on SQLite, no on PostgreSQL).",
+    ),
     log_level: str = typer.Option("warning"),
     database_url: str | None = DbOption,
 ) -> None:
@@ -49,8 +54,15 @@ def serve(
     if migrate_first:
         migrations.upgrade(url)
     logging.basicConfig(level=log_level.upper())
-    uvicorn.run("patron.app:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level, access_log=False)
+    uvicorn.run(
+        "patron.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+    )
 
 
 @jobs_app.command("run")
@@ -59,8 +71,10 @@ def jobs_run(database_url: str | None = DbOption) -> None:
     from patron.jobs.service import jobs
 
     report = jobs.run_due(database(database_url), now=now())
-    console.print(f"vested {report.vested_points} points in {report.vested_lots} lots; "
-                  f"expired {report.expired_points} points in {report.expired_lots} lots")
+    console.print(
+        f"vested {report.vested_points} points in {report.vested_lots} lots; "
+        f"expired {report.expired_points} points in {report.expired_lots} lots"
+    )
 
 
 @app.command("verify-ledger")
@@ -75,5 +89,7 @@ def verify_ledger(database_url: str | None = DbOption) -> None:
             err_console.print(f"[red]violation[/red] {v}")
         err_console.print(f"{len(violations)} violation(s)")
         raise typer.Exit(code=1)
-    console.print("ledger OK: every posting balances, every cached balance equals its entries, "
-                  "lots match balances")
+    console.print(
+        "ledger OK: every posting balances, every cached balance equals its entries, "
+        "lots match balances"
+    )

@@ -22,8 +22,10 @@ EVENT_TYPES = ("order.placed", "order.refunded", "order.cancelled", "member.enro
 
 def _decimal_string(value: Any) -> Any:
     if not isinstance(value, str):
-        raise ValueError('must be a decimal string such as "42.50" (JSON numbers are refused '
-                         "so that no amount passes through a float)")
+        raise ValueError(
+            'must be a decimal string such as "42.50" (JSON numbers are refused '
+            "so that no amount passes through a float)"
+        )
     return value
 
 
@@ -36,8 +38,11 @@ def _currency(value: Any) -> Any:
 Money = Annotated[
     str,
     BeforeValidator(_decimal_string),
-    Field(pattern=r"^[0-9]{1,15}(\.[0-9]{1,6})?$", examples=["42.50"],
-          description="A non-negative decimal string in the currency's units."),
+    Field(
+        pattern=r"^[0-9]{1,15}(\.[0-9]{1,6})?$",
+        examples=["42.50"],
+        description="A non-negative decimal string in the currency's units.",
+    ),
 ]
 Currency = Annotated[str, BeforeValidator(_currency), Field(examples=["USD"])]
 Id = Annotated[str, Field(min_length=1, max_length=255)]
@@ -103,11 +108,14 @@ class MemberEnrolledData(Strict):
 
 
 class _Event(Strict):
-    id: Id = Field(description="The sender's unique id for this event: sending it again "
-                   "returns the first result and applies nothing twice.",
-                   examples=["evt_01HF3Z"])
-    occurred_at: AwareDatetime = Field(description="When it happened, with a time zone.",
-                                       examples=["2026-11-22T10:15:00Z"])
+    id: Id = Field(
+        description="The sender's unique id for this event: sending it again "
+        "returns the first result and applies nothing twice.",
+        examples=["evt_01HF3Z"],
+    )
+    occurred_at: AwareDatetime = Field(
+        description="When it happened, with a time zone.", examples=["2026-11-22T10:15:00Z"]
+    )
     customer: Customer
 
 
@@ -148,8 +156,9 @@ class EntryOut(BaseModel):
 
 class PostingOut(BaseModel):
     id: str
-    kind: str = Field(examples=["earn"], description="earn, vest, claw_back, write_off, "
-                      "adjust, redeem or expire.")
+    kind: str = Field(
+        examples=["earn"], description="earn, vest, claw_back, write_off, adjust, redeem or expire."
+    )
     points: int = Field(examples=[42], description="Change to what the member holds.")
     reason: str = Field(examples=["Order #1001"])
     order_id: str | None = None
@@ -165,9 +174,12 @@ class EventResult(BaseModel):
     type: str
     status: Literal["applied", "not_member", "member_suspended", "no_effect"] = Field(
         description="applied: effects recorded; not_member: stored, nothing awarded; "
-        "member_suspended: stored, nothing awarded; no_effect: nothing to do.")
-    duplicate: bool = Field(description="True when this id was seen before: the first "
-                            "result is returned and nothing is applied again.")
+        "member_suspended: stored, nothing awarded; no_effect: nothing to do."
+    )
+    duplicate: bool = Field(
+        description="True when this id was seen before: the first "
+        "result is returned and nothing is applied again."
+    )
     member: str | None = Field(description="The member's external id, if a member.")
     enrolled: bool = Field(description="The event enrolled the customer.")
     points: int = Field(description="Net change to the member's points.")

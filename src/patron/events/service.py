@@ -97,29 +97,48 @@ class EventService:
                 first[item.event.id] = item
             elif seen.hash != item.hash:
                 raise EventConflict(
-                    f"event id {item.event.id!r} appears twice in the batch with different "
-                    "content", field=f"{prefix[item.index]}id")
+                    f"event id {item.event.id!r} appears twice in the batch with different content",
+                    field=f"{prefix[item.index]}id",
+                )
             else:
                 item.duplicate_of = seen.index
         return list(first.values())
 
     def _claim(
-        self, session: Session, tenant_id: uuid.UUID, items: list[_Item], prefix: list[str],
+        self,
+        session: Session,
+        tenant_id: uuid.UUID,
+        items: list[_Item],
+        prefix: list[str],
         now: datetime,
     ) -> list[_Item]:
         """Insert the events; those already stored are replays: fill in their first result
         and return only the new ones."""
         rows = sorted(
-            (dict(tenant_id=tenant_id, id=it.row_id, external_id=it.event.id,
-                  type=it.event.type, occurred_at=it.event.occurred_at, received_at=now,
-                  customer_external_id=it.event.customer.external_id, member_id=None,
-                  body_hash=it.hash, payload=it.event.model_dump(mode="json"),
-                  status="processing", result={})
-             for it in items),
+            (
+                dict(
+                    tenant_id=tenant_id,
+                    id=it.row_id,
+                    external_id=it.event.id,
+                    type=it.event.type,
+                    occurred_at=it.event.occurred_at,
+                    received_at=now,
+                    customer_external_id=it.event.customer.external_id,
+                    member_id=None,
+                    body_hash=it.hash,
+                    payload=it.event.model_dump(mode="json"),
+                    status="processing",
+                    result={},
+                )
+                for it in items
+            ),
             key=lambda r: r["external_id"],
         )
-        stmt = insert_for(session, Event).on_conflict_do_nothing(
-            index_elements=["tenant_id", "external_id"]).returning(Event.external_id)
+        stmt = (
+            insert_for(session, Event)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "external_id"])
+            .returning(Event.external_id)
+        )
         inserted = set(session.execute(stmt, rows).scalars())
         replays = [it for it in items if it.event.id not in inserted]
         if replays:
@@ -128,29 +147,39 @@ class EventService:
                 for row in session.execute(
                     select(Event.external_id, Event.body_hash, Event.result).where(
                         Event.tenant_id == tenant_id,
-                        Event.external_id.in_([it.event.id for it in replays])))
+                        Event.external_id.in_([it.event.id for it in replays]),
+                    )
+                )
             }
             for it in replays:
                 row = stored[it.event.id]
                 if row.body_hash != it.hash:
                     raise EventConflict(
                         f"event id {it.event.id!r} was sent before with different content",
-                        field=f"{prefix[it.index]}id")
+                        field=f"{prefix[it.index]}id",
+                    )
                 it.result = {**row.result, "duplicate": True}
         return [it for it in items if it.event.id in inserted]
 
     # -- applying -------------------------------------------------------------------------
 
     def _apply(
-        self, session: Session, tenant_id: uuid.UUID, program: Program, items: list[_Item],
-        prefix: list[str], now: datetime,
+        self,
+        session: Session,
+        tenant_id: uuid.UUID,
+        program: Program,
+        items: list[_Item],
+        prefix: list[str],
+        now: datetime,
     ) -> None:
         for it in items:
             if it.event.occurred_at > now + FUTURE_TOLERANCE:
-                raise InvalidInput("occurred_at is in the future",
-                                   field=f"{prefix[it.index]}occurred_at")
-        order_ids = [it.event.data.order_id for it in items
-                     if not isinstance(it.event, MemberEnrolled)]
+                raise InvalidInput(
+                    "occurred_at is in the future", field=f"{prefix[it.index]}occurred_at"
+                )
+        order_ids = [
+            it.event.data.order_id for it in items if not isinstance(it.event, MemberEnrolled)
+        ]
         known_orders = order_repo.lock_many(session, tenant_id, order_ids)
         customers = {it.event.customer.external_id for it in items}
         customers |= {o.customer_external_id for o in known_orders.values()}
@@ -163,18 +192,27 @@ class EventService:
             member_states.update(joined)
         # Claw-backs consume lots: load the open lots of the members whose orders these
         # events reverse, whether the order was stored before or is placed in this batch.
-        reversed_ids = {it.event.data.order_id for it in items
-                        if isinstance(it.event, OrderRefunded | OrderCancelled)}
+        reversed_ids = {
+            it.event.data.order_id
+            for it in items
+            if isinstance(it.event, OrderRefunded | OrderCancelled)
+        }
         owners = {o.customer_external_id for o in known_orders.values()}
-        owners |= {it.event.customer.external_id for it in items
-                   if isinstance(it.event, OrderPlaced) and it.event.data.order_id in reversed_ids}
-        load_lots(session, tenant_id, [member_states[c].book for c in owners
-                                       if c in member_states])
+        owners |= {
+            it.event.customer.external_id
+            for it in items
+            if isinstance(it.event, OrderPlaced) and it.event.data.order_id in reversed_ids
+        }
+        load_lots(session, tenant_id, [member_states[c].book for c in owners if c in member_states])
 
         ctx = Ingestion(
-            tenant_id=tenant_id, program=program, now=now,
+            tenant_id=tenant_id,
+            program=program,
+            now=now,
             terms=Terms(program.version, program.negative_balance, program.expiry_days),
-            members=member_states, orders=known_orders, changes=Changes(),
+            members=member_states,
+            orders=known_orders,
+            changes=Changes(),
         )
         for it in items:
             ctx.index, ctx.path = it.index, prefix[it.index]
@@ -193,8 +231,13 @@ class EventService:
         return enrolment.member_enrolled(ctx, event)
 
     def _enrol_joiners(
-        self, session: Session, tenant_id: uuid.UUID, program: Program, items: list[_Item],
-        existing: dict[str, Any], now: datetime,
+        self,
+        session: Session,
+        tenant_id: uuid.UUID,
+        program: Program,
+        items: list[_Item],
+        existing: dict[str, Any],
+        now: datetime,
     ) -> dict[str, int]:
         """Create the members these events will enrol, before applying anything, so that
         every posting has its member row. Returns external id -> index of the enrolling
@@ -206,18 +249,28 @@ class EventService:
                 continue
             if isinstance(it.event, MemberEnrolled):
                 via = it.event.data.source
-                extra = dict(birthday=it.event.data.birthday,
-                             accepts_marketing=it.event.data.accepts_marketing)
+                extra = dict(
+                    birthday=it.event.data.birthday,
+                    accepts_marketing=it.event.data.accepts_marketing,
+                )
             elif isinstance(it.event, OrderPlaced) and program.auto_enroll:
                 via, extra = "checkout", {}
             else:
                 continue
-            joiners[customer.external_id] = (it.index, dict(
-                external_id=customer.external_id, email=customer.email, name=customer.name,
-                enrolled_via=via, **extra))
+            joiners[customer.external_id] = (
+                it.index,
+                dict(
+                    external_id=customer.external_id,
+                    email=customer.email,
+                    name=customer.name,
+                    enrolled_via=via,
+                    **extra,
+                ),
+            )
         if joiners:
-            member_service.enrol_many(session, tenant_id=tenant_id, now=now,
-                                      members=[m for _, m in joiners.values()])
+            member_service.enrol_many(
+                session, tenant_id=tenant_id, now=now, members=[m for _, m in joiners.values()]
+            )
         return {external_id: index for external_id, (index, _) in joiners.items()}
 
     def _write(
@@ -229,24 +282,40 @@ class EventService:
         for order in new_orders:
             if order.order_id not in inserted:  # reported at the same moment by another event
                 index = next(it.index for it in items if it.row_id == order.event_id)
-                raise OrderExists(f"order {order.order_id!r} was already reported",
-                                  field=f"{prefix[index]}data.order_id")
-        order_repo.update_changed(session, tenant_id,
-                                  [o for o in ctx.orders.values() if o.changed and not o.is_new])
+                raise OrderExists(
+                    f"order {order.order_id!r} was already reported",
+                    field=f"{prefix[index]}data.order_id",
+                )
+        order_repo.update_changed(
+            session, tenant_id, [o for o in ctx.orders.values() if o.changed and not o.is_new]
+        )
         member_repo.write_states(session, tenant_id, list(ctx.members.values()))
         write_changes(session, tenant_id, ctx.changes, update_members=False)
-        session.execute(update(Event), [
-            dict(tenant_id=tenant_id, id=it.row_id, status=it.result["status"],  # type: ignore[index]
-                 member_id=ctx.member_ids.get(it.index), result=it.result)
-            for it in items
-        ])
+        session.execute(
+            update(Event),
+            [
+                dict(
+                    tenant_id=tenant_id,
+                    id=it.row_id,
+                    status=it.result["status"],  # type: ignore[index]
+                    member_id=ctx.member_ids.get(it.index),
+                    result=it.result,
+                )
+                for it in items
+            ],
+        )
 
 
 def _result(event: AnyEvent, applied: Applied) -> dict[str, Any]:
     return {
-        "id": event.id, "type": event.type, "status": applied.status, "duplicate": False,
-        "member": applied.member, "enrolled": applied.enrolled,
-        "points": sum(p.points for p in applied.postings), "message": applied.message,
+        "id": event.id,
+        "type": event.type,
+        "status": applied.status,
+        "duplicate": False,
+        "member": applied.member,
+        "enrolled": applied.enrolled,
+        "points": sum(p.points for p in applied.postings),
+        "message": applied.message,
         "postings": [posting_out(p) for p in applied.postings],
     }
 

@@ -49,10 +49,13 @@ class JobService:
         report = JobReport()
         due = (
             select(Lot.tenant_id, Lot.member_id)
-            .where(Lot.remaining > 0,
-                   ((Lot.state == "pending") & (Lot.vests_at <= now))
-                   | ((Lot.state == "available") & (Lot.expires_at <= now)))
-            .distinct().limit(chunk)
+            .where(
+                Lot.remaining > 0,
+                ((Lot.state == "pending") & (Lot.vests_at <= now))
+                | ((Lot.state == "available") & (Lot.expires_at <= now)),
+            )
+            .distinct()
+            .limit(chunk)
         )
         pairs = session.execute(due).all()
         if not pairs:
@@ -65,35 +68,51 @@ class JobService:
         return report
 
     def _run_tenant(
-        self, session: Session, tenant_id: uuid.UUID, member_ids: list[uuid.UUID],
+        self,
+        session: Session,
+        tenant_id: uuid.UUID,
+        member_ids: list[uuid.UUID],
         now: datetime,
     ) -> JobReport:
         report = JobReport()
-        locked = list(session.execute(
-            select(Member).where(Member.tenant_id == tenant_id, Member.id.in_(member_ids))
-            .order_by(Member.external_id)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
-        ).scalars())
+        locked = list(
+            session.execute(
+                select(Member)
+                .where(Member.tenant_id == tenant_id, Member.id.in_(member_ids))
+                .order_by(Member.external_id)
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
+            ).scalars()
+        )
         if not locked:
             return report
         program = self._program(session, tenant_id)
-        terms = engine.Terms(program.version if program else None,
-                             program.negative_balance if program else "forbid",
-                             program.expiry_days if program else None)
+        terms = engine.Terms(
+            program.version if program else None,
+            program.negative_balance if program else "forbid",
+            program.expiry_days if program else None,
+        )
         books = {m.id: book_of(m) for m in locked}
         load_lots(session, tenant_id, list(books.values()))
         changes = Changes(books=books)
         for book in books.values():
             for lot in sorted(book.open_lots(), key=lambda lot: lot.earned_at):
-                if lot.state == "pending" and lot.vests_at and lot.vests_at <= now \
-                        and lot.remaining > 0:
+                if (
+                    lot.state == "pending"
+                    and lot.vests_at
+                    and lot.vests_at <= now
+                    and lot.remaining > 0
+                ):
                     report.vested_lots += 1
                     report.vested_points += lot.remaining
                     changes.add(engine.vest(book, lot, now=now, terms=terms))
             for lot in sorted(book.open_lots(), key=lambda lot: lot.earned_at):
-                if lot.state == "available" and lot.expires_at and lot.expires_at <= now \
-                        and lot.remaining > 0:
+                if (
+                    lot.state == "available"
+                    and lot.expires_at
+                    and lot.expires_at <= now
+                    and lot.remaining > 0
+                ):
                     report.expired_lots += 1
                     report.expired_points += lot.remaining
                     changes.add(engine.expire(book, lot, now=now, terms=terms))
@@ -101,8 +120,9 @@ class JobService:
         return report
 
     def _program(self, session: Session, tenant_id: uuid.UUID) -> Program | None:
-        version = session.execute(select(Tenant.program_version)
-                                  .where(Tenant.tenant_id == tenant_id)).scalar_one()
+        version = session.execute(
+            select(Tenant.program_version).where(Tenant.tenant_id == tenant_id)
+        ).scalar_one()
         if version is None:
             return None
         return programs.get(session, tenant_id=tenant_id, version=version)

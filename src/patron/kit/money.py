@@ -8,10 +8,32 @@ from decimal import Decimal, InvalidOperation
 
 # ISO 4217 currencies whose minor unit is not 2 digits; every other known code has 2.
 _EXPONENTS: dict[str, int] = {
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
-    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
-    "XPF": 0, "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-    "CLF": 4, "UYW": 4,
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "ISK": 0,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "PYG": 0,
+    "RWF": 0,
+    "UGX": 0,
+    "UYI": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    "BHD": 3,
+    "IQD": 3,
+    "JOD": 3,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "TND": 3,
+    "CLF": 4,
+    "UYW": 4,
 }
 # ISO 4217 active codes (2024), used to refuse made-up currencies.
 CURRENCIES = frozenset(
@@ -37,7 +59,7 @@ def exponent(currency: str) -> int:
 def to_minor(amount: str | int | Decimal, currency: str, *, allow_zero: bool = True) -> int:
     """Parse a decimal amount of `currency` into integer minor units, exactly."""
     if isinstance(amount, (bool, float)):
-        raise MoneyError("must be a decimal string such as \"19.99\", not a float")
+        raise MoneyError('must be a decimal string such as "19.99", not a float')
     try:
         value = Decimal(str(amount).strip())
     except InvalidOperation:

@@ -27,7 +27,11 @@ NegativePolicy = Literal["forbid", "debt"]
 
 # Program accounts.
 ISSUED, REDEEMED, EXPIRED, ADJUSTED, WRITTEN_OFF = (
-    "issued", "redeemed", "expired", "adjusted", "written_off",
+    "issued",
+    "redeemed",
+    "expired",
+    "adjusted",
+    "written_off",
 )
 # Member accounts.
 AVAILABLE, PENDING = "available", "pending"
@@ -116,8 +120,13 @@ def _posting(
     book: Book, kind: str, points: int, reason: str, now: datetime, **meta: Any
 ) -> PostingDraft:
     return PostingDraft(
-        id=uuid7(), member_id=book.member_id, kind=kind, points=points, reason=reason,
-        created_at=now, **meta,
+        id=uuid7(),
+        member_id=book.member_id,
+        kind=kind,
+        points=points,
+        reason=reason,
+        created_at=now,
+        **meta,
     )
 
 
@@ -132,9 +141,18 @@ def _new_lot(
     expires_at: datetime | None,
 ) -> LotState:
     lot = LotState(
-        id=uuid7(), member_id=book.member_id, posting_id=posting.id, order_id=posting.order_id,
-        state=state, points=points, remaining=points, earned_at=earned_at, vests_at=vests_at,
-        expires_at=expires_at, is_new=True, changed=True,
+        id=uuid7(),
+        member_id=book.member_id,
+        posting_id=posting.id,
+        order_id=posting.order_id,
+        state=state,
+        points=points,
+        remaining=points,
+        earned_at=earned_at,
+        vests_at=vests_at,
+        expires_at=expires_at,
+        is_new=True,
+        changed=True,
     )
     book.created.append(lot)
     if book.lots is not None:
@@ -159,8 +177,9 @@ def _consume(
     """Take up to `points` from available lots, soonest-expiring first (the given order's own
     lots before any other). Returns how many were taken."""
     lots = [lot for lot in book.open_lots() if lot.state == AVAILABLE and lot.remaining > 0]
-    lots.sort(key=lambda lot: (lot.order_id != prefer_order or prefer_order is None,
-                               *lot.expiry_key()))
+    lots.sort(
+        key=lambda lot: (lot.order_id != prefer_order or prefer_order is None, *lot.expiry_key())
+    )
     taken = 0
     for lot in lots:
         if taken == points:
@@ -190,13 +209,29 @@ def earn(
     """Credit points earned: into pending while the return window is open, else available."""
     if points <= 0:
         raise ValueError("earn needs a positive amount")
-    posting = _posting(book, "earn", points, reason, now, event_id=event_id, order_id=order_id,
-                       program_version=terms.program_version, detail=dict(detail or {}))
+    posting = _posting(
+        book,
+        "earn",
+        points,
+        reason,
+        now,
+        event_id=event_id,
+        order_id=order_id,
+        program_version=terms.program_version,
+        detail=dict(detail or {}),
+    )
     pending = vests_at is not None and vests_at > now
     account = PENDING if pending else AVAILABLE
     posting.entries = [EntryLine(account, points, book.member_id), EntryLine(ISSUED, -points, None)]
-    lot = _new_lot(book, posting, points, state=account, earned_at=earned_at,
-                   vests_at=vests_at if pending else None, expires_at=expires_at)
+    lot = _new_lot(
+        book,
+        posting,
+        points,
+        state=account,
+        earned_at=earned_at,
+        vests_at=vests_at if pending else None,
+        expires_at=expires_at,
+    )
     if pending:
         book.pending += points
         book.changed = True
@@ -210,11 +245,20 @@ def earn(
 def vest(book: Book, lot: LotState, *, now: datetime, terms: Terms) -> PostingDraft:
     """Move a pending lot's remaining points to available once its return window closed."""
     points = lot.remaining
-    posting = _posting(book, "vest", 0, "Return window closed", now, order_id=lot.order_id,
-                       program_version=terms.program_version,
-                       detail={"lot_id": str(lot.id), "points": points})
-    posting.entries = [EntryLine(PENDING, -points, book.member_id),
-                       EntryLine(AVAILABLE, points, book.member_id)]
+    posting = _posting(
+        book,
+        "vest",
+        0,
+        "Return window closed",
+        now,
+        order_id=lot.order_id,
+        program_version=terms.program_version,
+        detail={"lot_id": str(lot.id), "points": points},
+    )
+    posting.entries = [
+        EntryLine(PENDING, -points, book.member_id),
+        EntryLine(AVAILABLE, points, book.member_id),
+    ]
     lot.state = AVAILABLE
     lot.changed = True
     book.pending -= points
@@ -250,8 +294,9 @@ def claw_back(
             if from_pending == points:
                 break
     rest = points - from_pending
-    from_available = _consume(book, posting, min(rest, max(book.available, 0)),
-                              prefer_order=order_id)
+    from_available = _consume(
+        book, posting, min(rest, max(book.available, 0)), prefer_order=order_id
+    )
     shortfall = rest - from_available
     into_debt = shortfall if terms.policy == "debt" else 0
     written_off = shortfall - into_debt
@@ -263,18 +308,28 @@ def claw_back(
             posting.entries.append(EntryLine(PENDING, -from_pending, book.member_id))
         if from_available + into_debt:
             posting.entries.append(
-                EntryLine(AVAILABLE, -(from_available + into_debt), book.member_id))
+                EntryLine(AVAILABLE, -(from_available + into_debt), book.member_id)
+            )
         posting.entries.append(EntryLine(ISSUED, recovered, None))
         posting.points = -recovered
-        posting.detail.update(from_pending=from_pending, from_available=from_available,
-                              into_debt=into_debt)
+        posting.detail.update(
+            from_pending=from_pending, from_available=from_available, into_debt=into_debt
+        )
         postings.append(posting)
     if written_off:
-        write_off = _posting(book, "write_off", 0,
-                             f"{written_off} points could not be recovered", now,
-                             detail={"points": written_off, "policy": "forbid"}, **meta)
-        write_off.entries = [EntryLine(ISSUED, written_off, None),
-                             EntryLine(WRITTEN_OFF, -written_off, None)]
+        write_off = _posting(
+            book,
+            "write_off",
+            0,
+            f"{written_off} points could not be recovered",
+            now,
+            detail={"points": written_off, "policy": "forbid"},
+            **meta,
+        )
+        write_off.entries = [
+            EntryLine(ISSUED, written_off, None),
+            EntryLine(WRITTEN_OFF, -written_off, None),
+        ]
         postings.append(write_off)
     book.pending -= from_pending
     book.available -= from_available + into_debt
@@ -284,47 +339,67 @@ def claw_back(
 
 
 def adjust(
-    book: Book, points: int, *, now: datetime, reason: str, terms: Terms,
+    book: Book,
+    points: int,
+    *,
+    now: datetime,
+    reason: str,
+    terms: Terms,
     expires_at: datetime | None,
 ) -> PostingDraft:
     """A support agent's correction, positive or negative, with a reason."""
     if points == 0:
         raise ValueError("an adjustment needs a non-zero amount")
-    posting = _posting(book, "adjust", points, reason, now,
-                       program_version=terms.program_version, detail={})
-    posting.entries = [EntryLine(AVAILABLE, points, book.member_id),
-                       EntryLine(ADJUSTED, -points, None)]
+    posting = _posting(
+        book, "adjust", points, reason, now, program_version=terms.program_version, detail={}
+    )
+    posting.entries = [
+        EntryLine(AVAILABLE, points, book.member_id),
+        EntryLine(ADJUSTED, -points, None),
+    ]
     if points > 0:
-        lot = _new_lot(book, posting, points, state=AVAILABLE, earned_at=now, vests_at=None,
-                       expires_at=expires_at)
+        lot = _new_lot(
+            book,
+            posting,
+            points,
+            state=AVAILABLE,
+            earned_at=now,
+            vests_at=None,
+            expires_at=expires_at,
+        )
         _credit_available(book, posting, lot, points)
         return posting
     wanted = -points
     if terms.policy == "forbid" and wanted > book.available:
         raise InsufficientPoints(
             f"the member has {max(book.available, 0)} points available; cannot remove "
-            f"{wanted} under the program's forbid policy", field="points",
-            available=max(book.available, 0))
+            f"{wanted} under the program's forbid policy",
+            field="points",
+            available=max(book.available, 0),
+        )
     _consume(book, posting, min(wanted, max(book.available, 0)))
     book.available -= wanted
     book.changed = True
     return posting
 
 
-def redeem(
-    book: Book, points: int, *, now: datetime, reason: str, terms: Terms
-) -> PostingDraft:
+def redeem(book: Book, points: int, *, now: datetime, reason: str, terms: Terms) -> PostingDraft:
     """Spend available points. Never overdraws, whatever the debt policy."""
     if points <= 0:
         raise ValueError("redeem needs a positive amount")
     if points > book.available:
         raise InsufficientPoints(
             f"the member has {max(book.available, 0)} points available; {points} needed",
-            field="points", available=max(book.available, 0))
-    posting = _posting(book, "redeem", -points, reason, now,
-                       program_version=terms.program_version, detail={})
-    posting.entries = [EntryLine(AVAILABLE, -points, book.member_id),
-                       EntryLine(REDEEMED, points, None)]
+            field="points",
+            available=max(book.available, 0),
+        )
+    posting = _posting(
+        book, "redeem", -points, reason, now, program_version=terms.program_version, detail={}
+    )
+    posting.entries = [
+        EntryLine(AVAILABLE, -points, book.member_id),
+        EntryLine(REDEEMED, points, None),
+    ]
     _consume(book, posting, points)
     book.available -= points
     book.changed = True
@@ -334,13 +409,23 @@ def redeem(
 def expire(book: Book, lot: LotState, *, now: datetime, terms: Terms) -> PostingDraft:
     """Remove what is left of an available lot past its expiry date."""
     points = lot.remaining
-    posting = _posting(book, "expire", -points, "Points expired", now, order_id=lot.order_id,
-                       program_version=terms.program_version,
-                       detail={"lot_id": str(lot.id),
-                               "expires_at": lot.expires_at.isoformat() if lot.expires_at
-                               else None})
-    posting.entries = [EntryLine(AVAILABLE, -points, book.member_id),
-                       EntryLine(EXPIRED, points, None)]
+    posting = _posting(
+        book,
+        "expire",
+        -points,
+        "Points expired",
+        now,
+        order_id=lot.order_id,
+        program_version=terms.program_version,
+        detail={
+            "lot_id": str(lot.id),
+            "expires_at": lot.expires_at.isoformat() if lot.expires_at else None,
+        },
+    )
+    posting.entries = [
+        EntryLine(AVAILABLE, -points, book.member_id),
+        EntryLine(EXPIRED, points, None),
+    ]
     posting.uses.append((lot.id, points))
     lot.remaining = 0
     lot.changed = True

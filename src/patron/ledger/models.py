@@ -25,9 +25,7 @@ class Posting(TenantScoped, Base):
 
     __tablename__ = "postings"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "member_id"], ["members.tenant_id", "members.id"]
-        ),
+        ForeignKeyConstraint(["tenant_id", "member_id"], ["members.tenant_id", "members.id"]),
         Index("ix_postings_tenant_id_member_id_id", "tenant_id", "member_id", "id"),
         Index("ix_postings_tenant_id_event_id", "tenant_id", "event_id"),
     )
@@ -55,9 +53,7 @@ class Entry(TenantScoped, Base):
 
     __tablename__ = "entries"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "posting_id"], ["postings.tenant_id", "postings.id"]
-        ),
+        ForeignKeyConstraint(["tenant_id", "posting_id"], ["postings.tenant_id", "postings.id"]),
         Index("ix_entries_tenant_id_posting_id", "tenant_id", "posting_id"),
         Index("ix_entries_tenant_id_member_id_account", "tenant_id", "member_id", "account"),
     )
@@ -80,12 +76,8 @@ class Lot(TenantScoped, Base):
 
     __tablename__ = "lots"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "member_id"], ["members.tenant_id", "members.id"]
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "posting_id"], ["postings.tenant_id", "postings.id"]
-        ),
+        ForeignKeyConstraint(["tenant_id", "member_id"], ["members.tenant_id", "members.id"]),
+        ForeignKeyConstraint(["tenant_id", "posting_id"], ["postings.tenant_id", "postings.id"]),
         Index(
             "ix_lots_open_by_member",
             "tenant_id",
@@ -127,9 +119,7 @@ class LotUse(TenantScoped, Base):
 
     __tablename__ = "lot_uses"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "posting_id"], ["postings.tenant_id", "postings.id"]
-        ),
+        ForeignKeyConstraint(["tenant_id", "posting_id"], ["postings.tenant_id", "postings.id"]),
         ForeignKeyConstraint(["tenant_id", "lot_id"], ["lots.tenant_id", "lots.id"]),
     )
 

@@ -38,18 +38,22 @@ def load_lots(session: Session, tenant_id: uuid.UUID, books: Sequence[Book]) -> 
     for book in wanted.values():
         book.lots = []
     rows = session.execute(
-        select(Lot).where(
-            Lot.tenant_id == tenant_id, Lot.member_id.in_(wanted), Lot.remaining > 0
-        )
+        select(Lot).where(Lot.tenant_id == tenant_id, Lot.member_id.in_(wanted), Lot.remaining > 0)
     ).scalars()
     for lot in rows:
         lots = wanted[lot.member_id].lots
         assert lots is not None
         lots.append(
             LotState(
-                id=lot.id, member_id=lot.member_id, posting_id=lot.posting_id,
-                order_id=lot.order_id, state=lot.state, points=lot.points,
-                remaining=lot.remaining, earned_at=lot.earned_at, vests_at=lot.vests_at,
+                id=lot.id,
+                member_id=lot.member_id,
+                posting_id=lot.posting_id,
+                order_id=lot.order_id,
+                state=lot.state,
+                points=lot.points,
+                remaining=lot.remaining,
+                earned_at=lot.earned_at,
+                vests_at=lot.vests_at,
                 expires_at=lot.expires_at,
             )
         )
@@ -57,8 +61,10 @@ def load_lots(session: Session, tenant_id: uuid.UUID, books: Sequence[Book]) -> 
 
 def book_of(member: Member) -> Book:
     return Book(
-        member_id=member.id, available=member.points_available,
-        pending=member.points_pending, lifetime=member.points_lifetime,
+        member_id=member.id,
+        available=member.points_available,
+        pending=member.points_pending,
+        lifetime=member.points_lifetime,
     )
 
 
@@ -72,50 +78,94 @@ def write_changes(
     if postings:
         for p in postings:
             p.check_balanced()
-        session.execute(insert(Posting), [
-            dict(tenant_id=tenant_id, id=p.id, member_id=p.member_id, kind=p.kind,
-                 points=p.points, reason=p.reason, event_id=p.event_id, order_id=p.order_id,
-                 program_version=p.program_version, detail=p.detail, created_at=p.created_at)
-            for p in postings
-        ])
+        session.execute(
+            insert(Posting),
+            [
+                dict(
+                    tenant_id=tenant_id,
+                    id=p.id,
+                    member_id=p.member_id,
+                    kind=p.kind,
+                    points=p.points,
+                    reason=p.reason,
+                    event_id=p.event_id,
+                    order_id=p.order_id,
+                    program_version=p.program_version,
+                    detail=p.detail,
+                    created_at=p.created_at,
+                )
+                for p in postings
+            ],
+        )
     books = changes.books.values()
     new_lots = [lot for book in books for lot in book.created]
     changed_lots = [
         lot for book in books for lot in book.lots or () if lot.changed and not lot.is_new
     ]
     if new_lots:
-        session.execute(insert(Lot), [
-            dict(tenant_id=tenant_id, id=lot.id, member_id=lot.member_id,
-                 posting_id=lot.posting_id, order_id=lot.order_id, state=lot.state,
-                 points=lot.points, remaining=lot.remaining, earned_at=lot.earned_at,
-                 vests_at=lot.vests_at, expires_at=lot.expires_at)
-            for lot in new_lots
-        ])
+        session.execute(
+            insert(Lot),
+            [
+                dict(
+                    tenant_id=tenant_id,
+                    id=lot.id,
+                    member_id=lot.member_id,
+                    posting_id=lot.posting_id,
+                    order_id=lot.order_id,
+                    state=lot.state,
+                    points=lot.points,
+                    remaining=lot.remaining,
+                    earned_at=lot.earned_at,
+                    vests_at=lot.vests_at,
+                    expires_at=lot.expires_at,
+                )
+                for lot in new_lots
+            ],
+        )
     if changed_lots:
-        session.execute(update(Lot), [
-            dict(tenant_id=tenant_id, id=lot.id, state=lot.state, remaining=lot.remaining)
-            for lot in changed_lots
-        ])
+        session.execute(
+            update(Lot),
+            [
+                dict(tenant_id=tenant_id, id=lot.id, state=lot.state, remaining=lot.remaining)
+                for lot in changed_lots
+            ],
+        )
     uses = [
         dict(tenant_id=tenant_id, posting_id=p.id, lot_id=lot_id, points=points)
-        for p in postings for lot_id, points in p.uses
+        for p in postings
+        for lot_id, points in p.uses
     ]
     if uses:
         session.execute(insert(LotUse), uses)
     entries = [
-        dict(tenant_id=tenant_id, id=uuid7(), posting_id=p.id,
-             member_id=e.member_id, account=e.account, amount=e.amount)
-        for p in postings for e in p.entries
+        dict(
+            tenant_id=tenant_id,
+            id=uuid7(),
+            posting_id=p.id,
+            member_id=e.member_id,
+            account=e.account,
+            amount=e.amount,
+        )
+        for p in postings
+        for e in p.entries
     ]
     if entries:
         session.execute(insert(Entry), entries)
     touched = [b for b in changes.books.values() if b.changed]
     if touched and update_members:
-        session.execute(update(Member), [
-            dict(tenant_id=tenant_id, id=b.member_id, points_available=b.available,
-                 points_pending=b.pending, points_lifetime=b.lifetime)
-            for b in touched
-        ])
+        session.execute(
+            update(Member),
+            [
+                dict(
+                    tenant_id=tenant_id,
+                    id=b.member_id,
+                    points_available=b.available,
+                    points_pending=b.pending,
+                    points_lifetime=b.lifetime,
+                )
+                for b in touched
+            ],
+        )
     for book in books:
         book.changed = False
         book.created = []

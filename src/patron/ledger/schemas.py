@@ -6,11 +6,15 @@ from patron.events.schemas import PostingOut
 class AdjustmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points: int = Field(description="Points to add (positive) or remove (negative).",
-                        examples=[250])
-    reason: str = Field(min_length=1, max_length=500,
-                        description="Why: shown in the member's history and the audit trail.",
-                        examples=["Goodwill: parcel arrived late"])
+    points: int = Field(
+        description="Points to add (positive) or remove (negative).", examples=[250]
+    )
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Why: shown in the member's history and the audit trail.",
+        examples=["Goodwill: parcel arrived late"],
+    )
 
 
 class Transaction(PostingOut):

@@ -28,10 +28,14 @@ def _iso(value: datetime) -> str:
 
 def stored_posting_out(posting: Posting, entries: list[Entry]) -> dict[str, Any]:
     return {
-        "id": str(posting.id), "kind": posting.kind, "points": posting.points,
-        "reason": posting.reason, "order_id": posting.order_id,
+        "id": str(posting.id),
+        "kind": posting.kind,
+        "points": posting.points,
+        "reason": posting.reason,
+        "order_id": posting.order_id,
         "event_id": str(posting.event_id) if posting.event_id else None,
-        "program_version": posting.program_version, "detail": posting.detail,
+        "program_version": posting.program_version,
+        "detail": posting.detail,
         "entries": [{"account": e.account, "amount": e.amount} for e in entries],
         "created_at": _iso(posting.created_at),
     }
@@ -39,9 +43,14 @@ def stored_posting_out(posting: Posting, entries: list[Entry]) -> dict[str, Any]
 
 def posting_out(p: engine.PostingDraft) -> dict[str, Any]:
     return {
-        "id": str(p.id), "kind": p.kind, "points": p.points, "reason": p.reason,
-        "order_id": p.order_id, "event_id": str(p.event_id) if p.event_id else None,
-        "program_version": p.program_version, "detail": p.detail,
+        "id": str(p.id),
+        "kind": p.kind,
+        "points": p.points,
+        "reason": p.reason,
+        "order_id": p.order_id,
+        "event_id": str(p.event_id) if p.event_id else None,
+        "program_version": p.program_version,
+        "detail": p.detail,
         "entries": [{"account": e.account, "amount": e.amount} for e in p.entries],
         "created_at": _iso(p.created_at),
     }
@@ -49,12 +58,17 @@ def posting_out(p: engine.PostingDraft) -> dict[str, Any]:
 
 class LedgerService:
     def history(
-        self, session: Session, *, tenant_id: uuid.UUID, member_id: uuid.UUID,
-        before: uuid.UUID | None, limit: int, kind: str | None = None,
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        member_id: uuid.UUID,
+        before: uuid.UUID | None,
+        limit: int,
+        kind: str | None = None,
     ) -> list[dict[str, Any]]:
         """Newest first."""
-        stmt = select(Posting).where(Posting.tenant_id == tenant_id,
-                                     Posting.member_id == member_id)
+        stmt = select(Posting).where(Posting.tenant_id == tenant_id, Posting.member_id == member_id)
         if before is not None:
             stmt = stmt.where(Posting.id < before)
         if kind:
@@ -63,28 +77,37 @@ class LedgerService:
         entries: dict[uuid.UUID, list[Entry]] = {p.id: [] for p in postings}
         if postings:
             for entry in session.execute(
-                select(Entry).where(Entry.tenant_id == tenant_id,
-                                    Entry.posting_id.in_(list(entries)))
+                select(Entry)
+                .where(Entry.tenant_id == tenant_id, Entry.posting_id.in_(list(entries)))
                 .order_by(Entry.id)
             ).scalars():
                 entries[entry.posting_id].append(entry)
         return [stored_posting_out(p, entries[p.id]) for p in postings]
 
     def adjust(
-        self, session: Session, *, tenant_id: uuid.UUID, member: Member, program: Program,
-        points: int, reason: str, now: datetime,
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        member: Member,
+        program: Program,
+        points: int,
+        reason: str,
+        now: datetime,
     ) -> engine.PostingDraft:
         """`member` must be locked by the caller."""
         if points == 0 or abs(points) > MAX_ADJUSTMENT:
-            raise InvalidInput(f"points must be non-zero and at most {MAX_ADJUSTMENT:,} either "
-                               "way", field="points")
+            raise InvalidInput(
+                f"points must be non-zero and at most {MAX_ADJUSTMENT:,} either way", field="points"
+            )
         if member.status != "active":
             raise MemberSuspended(member.external_id)
         book = book_of(member)
         load_lots(session, tenant_id, [book])
         expires_at = now + timedelta(days=program.expiry_days) if program.expiry_days else None
-        posting = engine.adjust(book, points, now=now, reason=reason, terms=terms_of(program),
-                                expires_at=expires_at)
+        posting = engine.adjust(
+            book, points, now=now, reason=reason, terms=terms_of(program), expires_at=expires_at
+        )
         write_changes(session, tenant_id, Changes(postings=[posting], books={book.member_id: book}))
         session.refresh(member)
         return posting

@@ -127,8 +127,11 @@ CHECKS: dict[str, str] = {
 def _scoped(sql: str, tenant_id: uuid.UUID | None) -> TextClause:
     aliases = set(re.findall(r"\{(\w+)\}", sql))
     scope = {
-        a: ("1 = 1" if tenant_id is None else
-            ("tenant_id" if a == "_" else f"{a}.tenant_id") + " = :tenant")
+        a: (
+            "1 = 1"
+            if tenant_id is None
+            else ("tenant_id" if a == "_" else f"{a}.tenant_id") + " = :tenant"
+        )
         for a in aliases
     }
     stmt = text(sql.format(**scope))
@@ -147,36 +150,54 @@ def verify(session: Session, tenant_id: uuid.UUID | None = None) -> list[Violati
     return violations
 
 
-def _negative_without_debt_policy(
-    session: Session, tenant_id: uuid.UUID | None
-) -> list[Violation]:
+def _negative_without_debt_policy(session: Session, tenant_id: uuid.UUID | None) -> list[Violation]:
     """A balance below zero is allowed only where a posting made under a program version
     with the `debt` policy took it there. Pending can never be negative."""
-    stmt = select(Member.tenant_id, Member.id, Member.external_id, Member.points_available,
-                  Member.points_pending).where(
-        or_(Member.points_available < 0, Member.points_pending < 0))
+    stmt = select(
+        Member.tenant_id,
+        Member.id,
+        Member.external_id,
+        Member.points_available,
+        Member.points_pending,
+    ).where(or_(Member.points_available < 0, Member.points_pending < 0))
     if tenant_id is not None:
         stmt = stmt.where(Member.tenant_id == tenant_id)
     out = []
     for row in session.execute(stmt):
         if row.points_pending < 0:
-            out.append(Violation("no_negative_balance", str(row.tenant_id),
-                                 f"member {row.external_id}",
-                                 f"pending balance {row.points_pending} is below zero"))
+            out.append(
+                Violation(
+                    "no_negative_balance",
+                    str(row.tenant_id),
+                    f"member {row.external_id}",
+                    f"pending balance {row.points_pending} is below zero",
+                )
+            )
             continue
         if row.points_available >= 0:
             continue
         versions = session.execute(
-            select(ProgramVersion.document).join(
-                Posting, (Posting.tenant_id == ProgramVersion.tenant_id)
-                & (Posting.program_version == ProgramVersion.version))
-            .where(Posting.tenant_id == row.tenant_id, Posting.member_id == row.id,
-                   Posting.kind.in_(("claw_back", "adjust")))
+            select(ProgramVersion.document)
+            .join(
+                Posting,
+                (Posting.tenant_id == ProgramVersion.tenant_id)
+                & (Posting.program_version == ProgramVersion.version),
+            )
+            .where(
+                Posting.tenant_id == row.tenant_id,
+                Posting.member_id == row.id,
+                Posting.kind.in_(("claw_back", "adjust")),
+            )
             .distinct()
         ).scalars()
         if not any(doc.get("negative_balance") == "debt" for doc in versions):
-            out.append(Violation(
-                "no_negative_balance", str(row.tenant_id), f"member {row.external_id}",
-                f"available balance {row.points_available} is below zero, but no posting "
-                "was made under the debt policy"))
+            out.append(
+                Violation(
+                    "no_negative_balance",
+                    str(row.tenant_id),
+                    f"member {row.external_id}",
+                    f"available balance {row.points_available} is below zero, but no posting "
+                    "was made under the debt policy",
+                )
+            )
     return out

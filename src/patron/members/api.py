@@ -18,33 +18,41 @@ from patron.redemptions.service import redemptions
 
 router = APIRouter(prefix="/members", tags=["members"])
 
-ExternalId = Annotated[str, Path(min_length=1, max_length=255,
-                                 description="The shop's customer id.")]
+ExternalId = Annotated[
+    str, Path(min_length=1, max_length=255, description="The shop's customer id.")
+]
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
 
 
 def _currency(session: Any, principal: Principal) -> str | None:
     if principal.program_version is None:
         return None
-    return programs.get(session, tenant_id=principal.tenant_id,
-                        version=principal.program_version).currency
+    return programs.get(
+        session, tenant_id=principal.tenant_id, version=principal.program_version
+    ).currency
 
 
 def _program(session: Any, principal: Principal) -> Program:
-    return programs.get(session, tenant_id=principal.tenant_id,
-                        version=principal.program_version)
+    return programs.get(session, tenant_id=principal.tenant_id, version=principal.program_version)
 
 
-@router.put("/{external_id}", response_model=schemas.Member,
-            summary="Create or update a member",
-            responses={201: {"description": "Created.", "model": schemas.Member}})
+@router.put(
+    "/{external_id}",
+    response_model=schemas.Member,
+    summary="Create or update a member",
+    responses={201: {"description": "Created.", "model": schemas.Member}},
+)
 def put_member(
-    external_id: ExternalId, data: schemas.MemberUpsert, session: SessionDep,
-    clock: ClockDep, response: Response,
+    external_id: ExternalId,
+    data: schemas.MemberUpsert,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
     principal: Annotated[Principal, Depends(require(MEMBERS_WRITE))],
 ) -> schemas.Member:
-    member, created = members.upsert(session, tenant_id=principal.tenant_id,
-                                     external_id=external_id, data=data, now=clock.now())
+    member, created = members.upsert(
+        session, tenant_id=principal.tenant_id, external_id=external_id, data=data, now=clock.now()
+    )
     response.status_code = 201 if created else 200
     session.flush()
     return members.describe(member, currency=_currency(session, principal))
@@ -52,11 +60,13 @@ def put_member(
 
 @router.get("/{external_id}", response_model=schemas.Member, summary="A member and balances")
 def get_member(
-    external_id: ExternalId, session: SessionDep,
+    external_id: ExternalId,
+    session: SessionDep,
     principal: Annotated[Principal, Depends(require(MEMBERS_READ))],
 ) -> schemas.Member:
-    member = members.get_by_external_id(session, tenant_id=principal.tenant_id,
-                                        external_id=external_id)
+    member = members.get_by_external_id(
+        session, tenant_id=principal.tenant_id, external_id=external_id
+    )
     return members.describe(member, currency=_currency(session, principal))
 
 
@@ -64,72 +74,125 @@ def get_member(
 def list_members(
     session: SessionDep,
     principal: Annotated[Principal, Depends(require(MEMBERS_READ))],
-    email: Annotated[str | None, Query(max_length=320, description="Exact email, any case.")]
-    = None,
-    q: Annotated[str | None, Query(max_length=255, description="Prefix of the external id "
-                                   "or the email.")] = None,
+    email: Annotated[
+        str | None, Query(max_length=320, description="Exact email, any case.")
+    ] = None,
+    q: Annotated[
+        str | None, Query(max_length=255, description="Prefix of the external id or the email.")
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 50,
 ) -> Page[schemas.Member]:
-    found = members.search(session, tenant_id=principal.tenant_id, email=email, q=q,
-                           after=decode_cursor(cursor), limit=limit + 1)
+    found = members.search(
+        session,
+        tenant_id=principal.tenant_id,
+        email=email,
+        q=q,
+        after=decode_cursor(cursor),
+        limit=limit + 1,
+    )
     currency = _currency(session, principal)
     page = found[:limit]
-    return Page(items=[members.describe(m, currency=currency) for m in page],
-                next_cursor=encode_cursor(page[-1].id) if len(found) > limit else None)
+    return Page(
+        items=[members.describe(m, currency=currency) for m in page],
+        next_cursor=encode_cursor(page[-1].id) if len(found) > limit else None,
+    )
 
 
-@router.get("/{external_id}/transactions", response_model=Page[Transaction],
-            summary="The member's points history, newest first")
+@router.get(
+    "/{external_id}/transactions",
+    response_model=Page[Transaction],
+    summary="The member's points history, newest first",
+)
 def list_transactions(
-    external_id: ExternalId, session: SessionDep,
+    external_id: ExternalId,
+    session: SessionDep,
     principal: Annotated[Principal, Depends(require(MEMBERS_READ))],
-    kind: Annotated[str | None, Query(pattern="^(earn|vest|claw_back|write_off|adjust|redeem"
-                                      "|expire)$")] = None,
+    kind: Annotated[
+        str | None, Query(pattern="^(earn|vest|claw_back|write_off|adjust|redeem|expire)$")
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 50,
 ) -> Any:
-    member = members.get_by_external_id(session, tenant_id=principal.tenant_id,
-                                        external_id=external_id)
-    rows = ledger.history(session, tenant_id=principal.tenant_id, member_id=member.id,
-                          before=decode_cursor(cursor), limit=limit + 1, kind=kind)
+    member = members.get_by_external_id(
+        session, tenant_id=principal.tenant_id, external_id=external_id
+    )
+    rows = ledger.history(
+        session,
+        tenant_id=principal.tenant_id,
+        member_id=member.id,
+        before=decode_cursor(cursor),
+        limit=limit + 1,
+        kind=kind,
+    )
     page = rows[:limit]
     next_cursor = encode_cursor(uuid.UUID(page[-1]["id"])) if len(rows) > limit else None
     return {"items": page, "next_cursor": next_cursor}
 
 
-@router.post("/{external_id}/adjustments", response_model=Adjustment, status_code=201,
-             summary="Add or remove points by hand, with a reason")
+@router.post(
+    "/{external_id}/adjustments",
+    response_model=Adjustment,
+    status_code=201,
+    summary="Add or remove points by hand, with a reason",
+)
 def post_adjustment(
-    external_id: ExternalId, data: AdjustmentCreate, session: SessionDep, clock: ClockDep,
+    external_id: ExternalId,
+    data: AdjustmentCreate,
+    session: SessionDep,
+    clock: ClockDep,
     principal: Annotated[Principal, Depends(require(POINTS_WRITE))],
 ) -> Any:
     program = _program(session, principal)
-    member = members.get_by_external_id(session, tenant_id=principal.tenant_id,
-                                        external_id=external_id, lock=True)
-    posting = ledger.adjust(session, tenant_id=principal.tenant_id, member=member,
-                            program=program, points=data.points, reason=data.reason,
-                            now=clock.now())
-    return {"transaction": posting_out(posting), "available": max(member.points_available, 0),
-            "debt": max(-member.points_available, 0)}
+    member = members.get_by_external_id(
+        session, tenant_id=principal.tenant_id, external_id=external_id, lock=True
+    )
+    posting = ledger.adjust(
+        session,
+        tenant_id=principal.tenant_id,
+        member=member,
+        program=program,
+        points=data.points,
+        reason=data.reason,
+        now=clock.now(),
+    )
+    return {
+        "transaction": posting_out(posting),
+        "available": max(member.points_available, 0),
+        "debt": max(-member.points_available, 0),
+    }
 
 
-@router.post("/{external_id}/redemptions", response_model=Redemption, status_code=201,
-             summary="Spend points (idempotent on the Idempotency-Key header)",
-             responses={200: {"description": "A replay of an earlier Idempotency-Key.",
-                              "model": Redemption}})
+@router.post(
+    "/{external_id}/redemptions",
+    response_model=Redemption,
+    status_code=201,
+    summary="Spend points (idempotent on the Idempotency-Key header)",
+    responses={
+        200: {"description": "A replay of an earlier Idempotency-Key.", "model": Redemption}
+    },
+)
 def post_redemption(
-    external_id: ExternalId, data: RedemptionCreate, session: SessionDep, clock: ClockDep,
-    response: Response, principal: Annotated[Principal, Depends(require(POINTS_WRITE))],
-    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1,
-                                           max_length=255)],
+    external_id: ExternalId,
+    data: RedemptionCreate,
+    session: SessionDep,
+    clock: ClockDep,
+    response: Response,
+    principal: Annotated[Principal, Depends(require(POINTS_WRITE))],
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=255)],
 ) -> Redemption:
     program = _program(session, principal)
-    member = members.get_by_external_id(session, tenant_id=principal.tenant_id,
-                                        external_id=external_id, lock=True)
-    result = redemptions.redeem(session, member=member, program=program, data=data,
-                                idempotency_key=idempotency_key, now=clock.now())
+    member = members.get_by_external_id(
+        session, tenant_id=principal.tenant_id, external_id=external_id, lock=True
+    )
+    result = redemptions.redeem(
+        session,
+        member=member,
+        program=program,
+        data=data,
+        idempotency_key=idempotency_key,
+        now=clock.now(),
+    )
     if result.replayed:
         response.status_code = 200
     return result
-

@@ -36,25 +36,41 @@ def lock_many(
 
 
 def search(
-    session: Session, tenant_id: uuid.UUID, *, email: str | None, q: str | None,
-    after: uuid.UUID | None, limit: int,
+    session: Session,
+    tenant_id: uuid.UUID,
+    *,
+    email: str | None,
+    q: str | None,
+    after: uuid.UUID | None,
+    limit: int,
 ) -> list[Member]:
     stmt = select(Member).where(Member.tenant_id == tenant_id)
     if email:
         stmt = stmt.where(Member.email_key == email.strip().lower())
     if q:
         prefix = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(Member.external_id.like(prefix, escape="\\"),
-                              Member.email_key.like(prefix.lower(), escape="\\")))
+        stmt = stmt.where(
+            or_(
+                Member.external_id.like(prefix, escape="\\"),
+                Member.email_key.like(prefix.lower(), escape="\\"),
+            )
+        )
     if after is not None:
         stmt = stmt.where(Member.id > after)
     return list(session.execute(stmt.order_by(Member.id).limit(limit)).scalars())
 
 
 _STATE_COLUMNS = (
-    Member.id, Member.external_id, Member.status, Member.points_available,
-    Member.points_pending, Member.points_lifetime, Member.orders_count, Member.total_spent,
-    Member.first_order_at, Member.last_order_at,
+    Member.id,
+    Member.external_id,
+    Member.status,
+    Member.points_available,
+    Member.points_pending,
+    Member.points_lifetime,
+    Member.orders_count,
+    Member.total_spent,
+    Member.first_order_at,
+    Member.last_order_at,
 )
 
 
@@ -74,26 +90,40 @@ def lock_states(
     )
     return {
         row.external_id: MemberState(
-            id=row.id, external_id=row.external_id, status=row.status,
-            book=Book(member_id=row.id, available=row.points_available,
-                      pending=row.points_pending, lifetime=row.points_lifetime),
-            orders_count=row.orders_count, total_spent=row.total_spent,
-            first_order_at=row.first_order_at, last_order_at=row.last_order_at,
+            id=row.id,
+            external_id=row.external_id,
+            status=row.status,
+            book=Book(
+                member_id=row.id,
+                available=row.points_available,
+                pending=row.points_pending,
+                lifetime=row.points_lifetime,
+            ),
+            orders_count=row.orders_count,
+            total_spent=row.total_spent,
+            first_order_at=row.first_order_at,
+            last_order_at=row.last_order_at,
         )
         for row in session.execute(stmt)
     }
 
 
-def write_states(
-    session: Session, tenant_id: uuid.UUID, states: Iterable[MemberState]
-) -> None:
+def write_states(session: Session, tenant_id: uuid.UUID, states: Iterable[MemberState]) -> None:
     """Write back balances and statistics of changed members: one executemany."""
     rows = [
-        dict(tenant_id=tenant_id, id=m.id, points_available=m.book.available,
-             points_pending=m.book.pending, points_lifetime=m.book.lifetime,
-             orders_count=m.orders_count, total_spent=m.total_spent,
-             first_order_at=m.first_order_at, last_order_at=m.last_order_at)
-        for m in states if m.changed or m.book.changed
+        dict(
+            tenant_id=tenant_id,
+            id=m.id,
+            points_available=m.book.available,
+            points_pending=m.book.pending,
+            points_lifetime=m.book.lifetime,
+            orders_count=m.orders_count,
+            total_spent=m.total_spent,
+            first_order_at=m.first_order_at,
+            last_order_at=m.last_order_at,
+        )
+        for m in states
+        if m.changed or m.book.changed
     ]
     if rows:
         session.execute(update(Member), rows)

@@ -16,27 +16,36 @@ class MemberUpsert(BaseModel):
     name: str | None = Field(None, max_length=200, examples=["Ada Lovelace"])
     birthday: date | None = Field(None, examples=["1990-12-10"])
     enrolled_via: EnrolledVia = Field(
-        "api", description="How the member joined (kept from the first enrolment).",
-        examples=["account"])
-    status: Status = Field("active", description="A suspended member earns and spends "
-                           "nothing.", examples=["active"])
+        "api",
+        description="How the member joined (kept from the first enrolment).",
+        examples=["account"],
+    )
+    status: Status = Field(
+        "active", description="A suspended member earns and spends nothing.", examples=["active"]
+    )
     accepts_marketing: bool = Field(False, description="Consent to marketing messages.")
 
 
 class Points(BaseModel):
     available: int = Field(description="Points the member can spend now.", examples=[1200])
-    pending: int = Field(description="Points inside the return window, not yet spendable.",
-                         examples=[300])
-    lifetime_earned: int = Field(description="Net points ever earned from orders (earned "
-                                 "minus clawed back).", examples=[5400])
-    debt: int = Field(description="Points owed after claw-backs (debt policy); future "
-                      "earnings pay it first.", examples=[0])
+    pending: int = Field(
+        description="Points inside the return window, not yet spendable.", examples=[300]
+    )
+    lifetime_earned: int = Field(
+        description="Net points ever earned from orders (earned minus clawed back).",
+        examples=[5400],
+    )
+    debt: int = Field(
+        description="Points owed after claw-backs (debt policy); future earnings pay it first.",
+        examples=[0],
+    )
 
 
 class OrderStats(BaseModel):
     orders_count: int = Field(examples=[7])
-    total_spent: str = Field(description="Net of refunds, in the program currency.",
-                             examples=["412.50"])
+    total_spent: str = Field(
+        description="Net of refunds, in the program currency.", examples=["412.50"]
+    )
     currency: str | None = Field(examples=["USD"])
     first_order_at: datetime | None
     last_order_at: datetime | None

@@ -29,18 +29,28 @@ class MemberService:
         return member
 
     def upsert(
-        self, session: Session, *, tenant_id: uuid.UUID, external_id: str,
-        data: schemas.MemberUpsert, now: datetime,
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        external_id: str,
+        data: schemas.MemberUpsert,
+        now: datetime,
     ) -> tuple[Member, bool]:
         """Create the member, or update the fields the request names. Returns (member,
         created)."""
         member = repository.get_by_external_id(session, tenant_id, external_id, lock=True)
         fields = data.model_dump(exclude_unset=True)
         if member is None:
-            inserted = self.enrol_many(session, tenant_id=tenant_id, now=now, members=[
-                dict(external_id=external_id, **data.model_dump())])
-            member = self.get_by_external_id(session, tenant_id=tenant_id,
-                                             external_id=external_id, lock=True)
+            inserted = self.enrol_many(
+                session,
+                tenant_id=tenant_id,
+                now=now,
+                members=[dict(external_id=external_id, **data.model_dump())],
+            )
+            member = self.get_by_external_id(
+                session, tenant_id=tenant_id, external_id=external_id, lock=True
+            )
             if external_id in inserted:
                 return member, True
             # A concurrent request created it first: this one is an update.
@@ -56,51 +66,84 @@ class MemberService:
         return member
 
     def enrol_many(
-        self, session: Session, *, tenant_id: uuid.UUID, now: datetime,
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        now: datetime,
         members: Iterable[dict[str, Any]],
     ) -> set[str]:
         """Insert members that do not exist yet; existing ones are left as they are. One
         statement, safe against concurrent enrolment of the same customer. Returns the
         external ids it created."""
         rows = [
-            dict(tenant_id=tenant_id, id=uuid7(), external_id=m["external_id"],
-                 email=m.get("email"), email_key=_email_key(m.get("email")),
-                 name=m.get("name"), birthday=m.get("birthday"),
-                 enrolled_via=m.get("enrolled_via", "api"), status=m.get("status", "active"),
-                 accepts_marketing=m.get("accepts_marketing", False), enrolled_at=now,
-                 updated_at=now, points_available=0, points_pending=0, points_lifetime=0,
-                 orders_count=0, total_spent=0)
+            dict(
+                tenant_id=tenant_id,
+                id=uuid7(),
+                external_id=m["external_id"],
+                email=m.get("email"),
+                email_key=_email_key(m.get("email")),
+                name=m.get("name"),
+                birthday=m.get("birthday"),
+                enrolled_via=m.get("enrolled_via", "api"),
+                status=m.get("status", "active"),
+                accepts_marketing=m.get("accepts_marketing", False),
+                enrolled_at=now,
+                updated_at=now,
+                points_available=0,
+                points_pending=0,
+                points_lifetime=0,
+                orders_count=0,
+                total_spent=0,
+            )
             for m in members
         ]
         if not rows:
             return set()
         rows.sort(key=lambda r: r["external_id"])
-        stmt = insert_for(session, Member).on_conflict_do_nothing(
-            index_elements=["tenant_id", "external_id"]).returning(Member.external_id)
+        stmt = (
+            insert_for(session, Member)
+            .on_conflict_do_nothing(index_elements=["tenant_id", "external_id"])
+            .returning(Member.external_id)
+        )
         return set(session.execute(stmt, rows).scalars())
 
     def search(
-        self, session: Session, *, tenant_id: uuid.UUID, email: str | None, q: str | None,
-        after: uuid.UUID | None, limit: int,
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        email: str | None,
+        q: str | None,
+        after: uuid.UUID | None,
+        limit: int,
     ) -> list[Member]:
         return repository.search(session, tenant_id, email=email, q=q, after=after, limit=limit)
 
     def describe(self, member: Member, *, currency: str | None) -> schemas.Member:
         return schemas.Member(
-            external_id=member.external_id, email=member.email, name=member.name,
-            birthday=member.birthday, enrolled_via=member.enrolled_via,  # type: ignore[arg-type]
+            external_id=member.external_id,
+            email=member.email,
+            name=member.name,
+            birthday=member.birthday,
+            enrolled_via=member.enrolled_via,  # type: ignore[arg-type]
             status=member.status,  # type: ignore[arg-type]
-            accepts_marketing=member.accepts_marketing, enrolled_at=member.enrolled_at,
+            accepts_marketing=member.accepts_marketing,
+            enrolled_at=member.enrolled_at,
             updated_at=member.updated_at,
             points=schemas.Points(
-                available=max(member.points_available, 0), pending=member.points_pending,
+                available=max(member.points_available, 0),
+                pending=member.points_pending,
                 lifetime_earned=member.points_lifetime,
-                debt=max(-member.points_available, 0)),
+                debt=max(-member.points_available, 0),
+            ),
             stats=schemas.OrderStats(
                 orders_count=member.orders_count,
                 total_spent=format_amount(member.total_spent, currency or "XXX"),
-                currency=currency, first_order_at=member.first_order_at,
-                last_order_at=member.last_order_at),
+                currency=currency,
+                first_order_at=member.first_order_at,
+                last_order_at=member.last_order_at,
+            ),
         )
 
 

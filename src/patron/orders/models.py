@@ -13,9 +13,7 @@ class Order(TenantScoped, Base):
 
     __tablename__ = "orders"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "member_id"], ["members.tenant_id", "members.id"]
-        ),
+        ForeignKeyConstraint(["tenant_id", "member_id"], ["members.tenant_id", "members.id"]),
         Index("uq_orders_tenant_id_order_id", "tenant_id", "order_id", unique=True),
         Index("ix_orders_tenant_id_member_id", "tenant_id", "member_id"),
     )

@@ -8,9 +8,21 @@ from patron.db.upsert import insert_for
 from patron.orders.models import Order
 from patron.orders.state import OrderState
 
-_FIELDS = ("id", "order_id", "member_id", "customer_external_id", "currency", "total",
-           "subtotal", "refunded", "status", "points_earned", "points_reversed", "placed_at",
-           "event_id")
+_FIELDS = (
+    "id",
+    "order_id",
+    "member_id",
+    "customer_external_id",
+    "currency",
+    "total",
+    "subtotal",
+    "refunded",
+    "status",
+    "points_earned",
+    "points_reversed",
+    "placed_at",
+    "event_id",
+)
 
 
 def lock_many(
@@ -34,15 +46,23 @@ def insert_new(session: Session, tenant_id: uuid.UUID, orders: Iterable[OrderSta
     rows = [dict(tenant_id=tenant_id, **{f: getattr(o, f) for f in _FIELDS}) for o in orders]
     if not rows:
         return set()
-    stmt = insert_for(session, Order).on_conflict_do_nothing(
-        index_elements=["tenant_id", "order_id"]).returning(Order.order_id)
+    stmt = (
+        insert_for(session, Order)
+        .on_conflict_do_nothing(index_elements=["tenant_id", "order_id"])
+        .returning(Order.order_id)
+    )
     return set(session.execute(stmt, rows).scalars())
 
 
 def update_changed(session: Session, tenant_id: uuid.UUID, orders: Iterable[OrderState]) -> None:
     rows = [
-        dict(tenant_id=tenant_id, id=o.id, refunded=o.refunded, status=o.status,
-             points_reversed=o.points_reversed)
+        dict(
+            tenant_id=tenant_id,
+            id=o.id,
+            refunded=o.refunded,
+            status=o.status,
+            points_reversed=o.points_reversed,
+        )
         for o in orders
     ]
     if rows:

@@ -15,14 +15,16 @@ router = APIRouter(prefix="/program", tags=["program"])
 def get_program(
     session: SessionDep, principal: Annotated[Principal, Depends(require(PROGRAM_READ))]
 ) -> Program:
-    return programs.get(session, tenant_id=principal.tenant_id,
-                        version=principal.program_version)
+    return programs.get(session, tenant_id=principal.tenant_id, version=principal.program_version)
 
 
 @router.put("", response_model=Program, summary="Validate and publish a new version")
 def publish_program(
-    document: ProgramDocument, session: SessionDep, clock: ClockDep,
+    document: ProgramDocument,
+    session: SessionDep,
+    clock: ClockDep,
     principal: Annotated[Principal, Depends(require(PROGRAM_WRITE))],
 ) -> Program:
-    return programs.publish(session, tenant_id=principal.tenant_id, document=document,
-                            now=clock.now())
+    return programs.publish(
+        session, tenant_id=principal.tenant_id, document=document, now=clock.now()
+    )

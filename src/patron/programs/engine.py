@@ -35,5 +35,6 @@ def clawback_target(earned: int, total_minor: int, refunded_minor: int) -> int:
     if total_minor <= 0:
         return earned
     refunded = min(refunded_minor, total_minor)
-    return min(earned, (Decimal(earned) * refunded / total_minor).to_integral_value(ROUND_FLOOR)
-               .__int__())
+    return min(
+        earned, (Decimal(earned) * refunded / total_minor).to_integral_value(ROUND_FLOOR).__int__()
+    )

@@ -12,5 +12,6 @@ def get_version(session: Session, tenant_id: uuid.UUID, version: int) -> Program
 
 def latest_version_number(session: Session, tenant_id: uuid.UUID) -> int:
     stmt = select(func.coalesce(func.max(ProgramVersion.version), 0)).where(
-        ProgramVersion.tenant_id == tenant_id)
+        ProgramVersion.tenant_id == tenant_id
+    )
     return int(session.execute(stmt).scalar_one())

@@ -13,39 +13,63 @@ class ProgramDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field("Rewards", min_length=1, max_length=100,
-                      description="Shown to members.", examples=["Bean Club"])
+    name: str = Field(
+        "Rewards",
+        min_length=1,
+        max_length=100,
+        description="Shown to members.",
+        examples=["Bean Club"],
+    )
     currency: str = Field(description="ISO 4217 code of the shop's orders.", examples=["USD"])
     points_per_unit: Annotated[
         Decimal,
-        Field(gt=0, le=10_000, max_digits=12, decimal_places=4,
-              description="Points earned per whole currency unit of an order's total, as a "
-              "decimal string.", examples=["1", "2.5"]),
+        Field(
+            gt=0,
+            le=10_000,
+            max_digits=12,
+            decimal_places=4,
+            description="Points earned per whole currency unit of an order's total, as a "
+            "decimal string.",
+            examples=["1", "2.5"],
+        ),
     ] = Decimal(1)
     rounding: Literal["down", "half_up", "up"] = Field(
-        "down", description="How fractional points are rounded.", examples=["down"])
+        "down", description="How fractional points are rounded.", examples=["down"]
+    )
     pending_days: int = Field(
-        0, ge=0, le=365, examples=[30],
+        0,
+        ge=0,
+        le=365,
+        examples=[30],
         description="The return window: points stay pending this many days after the order, "
-        "then become available. 0 makes them available at once.")
+        "then become available. 0 makes them available at once.",
+    )
     expiry_days: int | None = Field(
-        None, ge=1, le=3650, examples=[365],
-        description="Points expire this many days after they were earned; null: never.")
+        None,
+        ge=1,
+        le=3650,
+        examples=[365],
+        description="Points expire this many days after they were earned; null: never.",
+    )
     negative_balance: Literal["forbid", "debt"] = Field(
-        "forbid", examples=["forbid"],
+        "forbid",
+        examples=["forbid"],
         description="`forbid`: a claw-back never takes the balance below zero; what cannot be "
         "recovered is written off and recorded. `debt`: the balance may go below zero and "
-        "future earnings pay the debt first.")
+        "future earnings pay the debt first.",
+    )
     auto_enroll: bool = Field(True, description="Enrol customers on their first order.")
-    timezone: str = Field("UTC", description="IANA time zone for calendar windows.",
-                          examples=["Europe/Berlin"])
+    timezone: str = Field(
+        "UTC", description="IANA time zone for calendar windows.", examples=["Europe/Berlin"]
+    )
 
     @field_validator("points_per_unit", mode="before")
     @classmethod
     def _no_float(cls, value: object) -> object:
         if isinstance(value, float):
-            raise ValueError("must be a decimal string such as \"1.5\", not a JSON number "
-                             "with a fraction")
+            raise ValueError(
+                'must be a decimal string such as "1.5", not a JSON number with a fraction'
+            )
         return value
 
     @field_validator("currency")

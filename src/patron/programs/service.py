@@ -38,18 +38,29 @@ class ProgramService:
         return program
 
     def publish(
-        self, session: Session, *, tenant_id: uuid.UUID, document: ProgramDocument,
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        document: ProgramDocument,
         now: datetime,
     ) -> Program:
         # Lock the tenant row so two publishes cannot take the same version number.
         tenant = session.get(Tenant, tenant_id, with_for_update=True)
         assert tenant is not None
         version = repository.latest_version_number(session, tenant_id) + 1
-        session.add(ProgramVersion(tenant_id=tenant_id, version=version,
-                                   document=document.model_dump(mode="json"), published_at=now))
+        session.add(
+            ProgramVersion(
+                tenant_id=tenant_id,
+                version=version,
+                document=document.model_dump(mode="json"),
+                published_at=now,
+            )
+        )
         session.flush()
-        session.execute(update(Tenant).where(Tenant.tenant_id == tenant_id)
-                        .values(program_version=version))
+        session.execute(
+            update(Tenant).where(Tenant.tenant_id == tenant_id).values(program_version=version)
+        )
         return Program(**document.model_dump(), version=version, published_at=now)
 
 

@@ -12,12 +12,8 @@ class Redemption(TenantScoped, Base):
 
     __tablename__ = "redemptions"
     __table_args__ = (
-        ForeignKeyConstraint(
-            ["tenant_id", "member_id"], ["members.tenant_id", "members.id"]
-        ),
-        ForeignKeyConstraint(
-            ["tenant_id", "posting_id"], ["postings.tenant_id", "postings.id"]
-        ),
+        ForeignKeyConstraint(["tenant_id", "member_id"], ["members.tenant_id", "members.id"]),
+        ForeignKeyConstraint(["tenant_id", "posting_id"], ["postings.tenant_id", "postings.id"]),
         Index(
             "uq_redemptions_idempotency",
             "tenant_id",

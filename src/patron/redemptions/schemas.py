@@ -7,9 +7,12 @@ class RedemptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     points: int = Field(gt=0, le=100_000_000, description="Points to spend.", examples=[500])
-    description: str = Field(min_length=1, max_length=500,
-                             description="What the points were spent on.",
-                             examples=["$5 off order #1042"])
+    description: str = Field(
+        min_length=1,
+        max_length=500,
+        description="What the points were spent on.",
+        examples=["$5 off order #1042"],
+    )
 
 
 class Redemption(BaseModel):
@@ -17,8 +20,10 @@ class Redemption(BaseModel):
     points: int = Field(examples=[500])
     description: str
     transaction_id: str = Field(description="The ledger posting that debited the points.")
-    available: int = Field(description="Available points after this redemption (as of when "
-                           "it was made).")
+    available: int = Field(
+        description="Available points after this redemption (as of when it was made)."
+    )
     created_at: datetime
-    replayed: bool = Field(description="True when this Idempotency-Key was used before: "
-                           "nothing was spent again.")
+    replayed: bool = Field(
+        description="True when this Idempotency-Key was used before: nothing was spent again."
+    )

@@ -26,49 +26,77 @@ from patron.redemptions.models import Redemption
 
 class RedemptionService:
     def redeem(
-        self, session: Session, *, member: Member, program: Program,
-        data: schemas.RedemptionCreate, idempotency_key: str, now: datetime,
+        self,
+        session: Session,
+        *,
+        member: Member,
+        program: Program,
+        data: schemas.RedemptionCreate,
+        idempotency_key: str,
+        now: datetime,
     ) -> schemas.Redemption:
         """`member` must be locked by the caller."""
         if not idempotency_key or len(idempotency_key) > 255:
-            raise InvalidInput("send an Idempotency-Key header of 1 to 255 characters",
-                               field="Idempotency-Key")
+            raise InvalidInput(
+                "send an Idempotency-Key header of 1 to 255 characters", field="Idempotency-Key"
+            )
         request_hash = hashlib.sha256(
-            orjson.dumps(data.model_dump(), option=orjson.OPT_SORT_KEYS)).hexdigest()
-        earlier = session.execute(select(Redemption).where(
-            Redemption.tenant_id == member.tenant_id, Redemption.member_id == member.id,
-            Redemption.idempotency_key == idempotency_key)).scalar_one_or_none()
+            orjson.dumps(data.model_dump(), option=orjson.OPT_SORT_KEYS)
+        ).hexdigest()
+        earlier = session.execute(
+            select(Redemption).where(
+                Redemption.tenant_id == member.tenant_id,
+                Redemption.member_id == member.id,
+                Redemption.idempotency_key == idempotency_key,
+            )
+        ).scalar_one_or_none()
         if earlier is not None:
             if earlier.request_hash != request_hash:
                 raise IdempotencyKeyReused(
                     "this Idempotency-Key was used for a different redemption",
-                    field="Idempotency-Key")
+                    field="Idempotency-Key",
+                )
             return self._out(earlier, available=None, replayed=True, member=member)
         if member.status != "active":
             raise MemberSuspended(member.external_id)
         book = book_of(member)
         load_lots(session, member.tenant_id, [book])
-        posting = engine.redeem(book, data.points, now=now, reason=data.description,
-                                terms=terms_of(program))
-        write_changes(session, member.tenant_id,
-                      Changes(postings=[posting], books={book.member_id: book}))
+        posting = engine.redeem(
+            book, data.points, now=now, reason=data.description, terms=terms_of(program)
+        )
+        write_changes(
+            session, member.tenant_id, Changes(postings=[posting], books={book.member_id: book})
+        )
         redemption = Redemption(
-            tenant_id=member.tenant_id, id=uuid7(), member_id=member.id,
-            idempotency_key=idempotency_key, request_hash=request_hash, points=data.points,
-            description=data.description, posting_id=posting.id, created_at=now)
+            tenant_id=member.tenant_id,
+            id=uuid7(),
+            member_id=member.id,
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            points=data.points,
+            description=data.description,
+            posting_id=posting.id,
+            created_at=now,
+        )
         session.add(redemption)
         session.flush()
         return self._out(redemption, available=book.available, replayed=False, member=member)
 
-    def _out(self, r: Redemption, *, available: int | None, replayed: bool,
-             member: Member) -> schemas.Redemption:
+    def _out(
+        self, r: Redemption, *, available: int | None, replayed: bool, member: Member
+    ) -> schemas.Redemption:
         if available is None:
             session_member = member
             available = max(session_member.points_available, 0)
         return schemas.Redemption(
-            id=str(r.id), points=r.points, description=r.description,
-            transaction_id=str(r.posting_id), available=available, created_at=r.created_at,
-            replayed=replayed)
+            id=str(r.id),
+            points=r.points,
+            description=r.description,
+            transaction_id=str(r.posting_id),
+            available=available,
+            created_at=r.created_at,
+            replayed=replayed,
+        )
 
 
 redemptions = RedemptionService()
