@@ -101,7 +101,7 @@ class AuthService:
         return key
 
     def authenticate(self, session: Session, *, secret: str) -> Principal:
-        row = session.execute(
+        row = session.connection().execute(
             select(ApiKey.id, ApiKey.scopes, Tenant.tenant_id, Tenant.name, Tenant.program_version)
             .join(Tenant, Tenant.tenant_id == ApiKey.tenant_id)
             .where(ApiKey.secret_hash == hash_secret(secret), ApiKey.revoked_at.is_(None))

@@ -19,9 +19,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.db import bulk
+from patron.db.bulk import Op
 from patron.db.upsert import insert_for
 from patron.errors import InvalidInput
 from patron.events.errors import EventConflict, OrderExists
@@ -36,7 +38,7 @@ from patron.flows import enrolment, orders
 from patron.flows.context import Applied, Ingestion
 from patron.kit.ids import uuid7
 from patron.ledger.engine import Terms
-from patron.ledger.repository import Changes, load_lots, write_changes
+from patron.ledger.repository import Changes, ledger_ops, load_lots
 from patron.ledger.service import posting_out
 from patron.members import repository as member_repo
 from patron.members.service import members as member_service
@@ -132,14 +134,14 @@ class EventService:
                 )
                 for it in items
             ),
-            key=lambda r: r["external_id"],
+            key=lambda r: str(r["external_id"]),
         )
         stmt = (
             insert_for(session, Event)
             .on_conflict_do_nothing(index_elements=["tenant_id", "external_id"])
             .returning(Event.external_id)
         )
-        inserted = set(session.execute(stmt, rows).scalars())
+        inserted = set(session.connection().execute(stmt, rows).scalars())
         replays = [it for it in items if it.event.id not in inserted]
         if replays:
             stored = {
@@ -276,9 +278,34 @@ class EventService:
     def _write(
         self, session: Session, ctx: Ingestion, items: list[_Item], prefix: list[str]
     ) -> None:
+        """Everything the events changed, in one statement on PostgreSQL."""
         tenant_id = ctx.tenant_id
         new_orders = [o for o in ctx.orders.values() if o.is_new]
-        inserted = order_repo.insert_new(session, tenant_id, new_orders)
+        orders_insert = order_repo.insert_op(tenant_id, new_orders)
+        ops = [
+            orders_insert,
+            order_repo.update_op(
+                tenant_id, [o for o in ctx.orders.values() if o.changed and not o.is_new]
+            ),
+            member_repo.states_op(tenant_id, ctx.members.values()),
+            *ledger_ops(tenant_id, ctx.changes, update_members=False),
+            Op(
+                "update",
+                Event.__table__,
+                [
+                    dict(
+                        tenant_id=tenant_id,
+                        id=it.row_id,
+                        status=it.result["status"],  # type: ignore[index]
+                        member_id=ctx.member_ids.get(it.index),
+                        result=it.result,
+                    )
+                    for it in items
+                ],
+            ),
+        ]
+        bulk.execute(session, ops)
+        inserted = set(orders_insert.result)
         for order in new_orders:
             if order.order_id not in inserted:  # reported at the same moment by another event
                 index = next(it.index for it in items if it.row_id == order.event_id)
@@ -286,24 +313,6 @@ class EventService:
                     f"order {order.order_id!r} was already reported",
                     field=f"{prefix[index]}data.order_id",
                 )
-        order_repo.update_changed(
-            session, tenant_id, [o for o in ctx.orders.values() if o.changed and not o.is_new]
-        )
-        member_repo.write_states(session, tenant_id, list(ctx.members.values()))
-        write_changes(session, tenant_id, ctx.changes, update_members=False)
-        session.execute(
-            update(Event),
-            [
-                dict(
-                    tenant_id=tenant_id,
-                    id=it.row_id,
-                    status=it.result["status"],  # type: ignore[index]
-                    member_id=ctx.member_ids.get(it.index),
-                    result=it.result,
-                )
-                for it in items
-            ],
-        )
 
 
 def _result(event: AnyEvent, applied: Applied) -> dict[str, Any]:

@@ -6,9 +6,11 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.db import bulk
+from patron.db.bulk import Op
 from patron.kit.ids import uuid7
 from patron.ledger.engine import Book, LotState, PostingDraft
 from patron.ledger.models import Entry, Lot, LotUse, Posting
@@ -68,18 +70,18 @@ def book_of(member: Member) -> Book:
     )
 
 
-def write_changes(
-    session: Session, tenant_id: uuid.UUID, changes: Changes, *, update_members: bool = True
-) -> None:
-    """Insert postings, lots, lot uses and entries, update touched lots and (unless the
-    caller writes the member rows itself) member balances: one executemany per table,
-    whatever the number of rows."""
+def ledger_ops(tenant_id: uuid.UUID, changes: Changes, *, update_members: bool = True) -> list[Op]:
+    """The writes that persist `changes`: postings, lots (new and touched), lot uses,
+    entries and, unless the caller writes the member rows itself, member balances. Resets
+    the books' change tracking, as the writes will have happened."""
     postings = changes.postings
-    if postings:
-        for p in postings:
-            p.check_balanced()
-        session.execute(
-            insert(Posting),
+    for p in postings:
+        p.check_balanced()
+    books = list(changes.books.values())
+    ops = [
+        Op(
+            "insert",
+            Posting.__table__,
             [
                 dict(
                     tenant_id=tenant_id,
@@ -96,15 +98,10 @@ def write_changes(
                 )
                 for p in postings
             ],
-        )
-    books = changes.books.values()
-    new_lots = [lot for book in books for lot in book.created]
-    changed_lots = [
-        lot for book in books for lot in book.lots or () if lot.changed and not lot.is_new
-    ]
-    if new_lots:
-        session.execute(
-            insert(Lot),
+        ),
+        Op(
+            "insert",
+            Lot.__table__,
             [
                 dict(
                     tenant_id=tenant_id,
@@ -119,52 +116,63 @@ def write_changes(
                     vests_at=lot.vests_at,
                     expires_at=lot.expires_at,
                 )
-                for lot in new_lots
+                for book in books
+                for lot in book.created
             ],
-        )
-    if changed_lots:
-        session.execute(
-            update(Lot),
+        ),
+        Op(
+            "update",
+            Lot.__table__,
             [
                 dict(tenant_id=tenant_id, id=lot.id, state=lot.state, remaining=lot.remaining)
-                for lot in changed_lots
+                for book in books
+                for lot in book.lots or ()
+                if lot.changed and not lot.is_new
             ],
-        )
-    uses = [
-        dict(tenant_id=tenant_id, posting_id=p.id, lot_id=lot_id, points=points)
-        for p in postings
-        for lot_id, points in p.uses
-    ]
-    if uses:
-        session.execute(insert(LotUse), uses)
-    entries = [
-        dict(
-            tenant_id=tenant_id,
-            id=uuid7(),
-            posting_id=p.id,
-            member_id=e.member_id,
-            account=e.account,
-            amount=e.amount,
-        )
-        for p in postings
-        for e in p.entries
-    ]
-    if entries:
-        session.execute(insert(Entry), entries)
-    touched = [b for b in changes.books.values() if b.changed]
-    if touched and update_members:
-        session.execute(
-            update(Member),
+        ),
+        Op(
+            "insert",
+            LotUse.__table__,
+            [
+                dict(tenant_id=tenant_id, posting_id=p.id, lot_id=lot_id, points=points)
+                for p in postings
+                for lot_id, points in p.uses
+            ],
+        ),
+        Op(
+            "insert",
+            Entry.__table__,
             [
                 dict(
                     tenant_id=tenant_id,
-                    id=b.member_id,
-                    points_available=b.available,
-                    points_pending=b.pending,
-                    points_lifetime=b.lifetime,
+                    id=uuid7(),
+                    posting_id=p.id,
+                    member_id=e.member_id,
+                    account=e.account,
+                    amount=e.amount,
                 )
-                for b in touched
+                for p in postings
+                for e in p.entries
             ],
+        ),
+    ]
+    if update_members:
+        ops.append(
+            Op(
+                "update",
+                Member.__table__,
+                [
+                    dict(
+                        tenant_id=tenant_id,
+                        id=b.member_id,
+                        points_available=b.available,
+                        points_pending=b.pending,
+                        points_lifetime=b.lifetime,
+                    )
+                    for b in books
+                    if b.changed
+                ],
+            )
         )
     for book in books:
         book.changed = False
@@ -174,3 +182,9 @@ def write_changes(
             for lot in book.lots:
                 lot.is_new = lot.changed = False
     changes.postings = []
+    return ops
+
+
+def write_changes(session: Session, tenant_id: uuid.UUID, changes: Changes) -> None:
+    """Persist `changes` (member balances included) in one round trip on PostgreSQL."""
+    bulk.execute(session, ledger_ops(tenant_id, changes))

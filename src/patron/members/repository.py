@@ -1,9 +1,10 @@
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from patron.db.bulk import Op
 from patron.ledger.engine import Book
 from patron.members.models import Member
 from patron.members.state import MemberState
@@ -104,28 +105,27 @@ def lock_states(
             first_order_at=row.first_order_at,
             last_order_at=row.last_order_at,
         )
-        for row in session.execute(stmt)
+        for row in session.connection().execute(stmt)
     }
 
 
-def write_states(session: Session, tenant_id: uuid.UUID, states: Iterable[MemberState]) -> None:
-    """Write back balances and statistics of changed members: one executemany."""
-    rows = [
-        dict(
-            tenant_id=tenant_id,
-            id=m.id,
-            points_available=m.book.available,
-            points_pending=m.book.pending,
-            points_lifetime=m.book.lifetime,
-            orders_count=m.orders_count,
-            total_spent=m.total_spent,
-            first_order_at=m.first_order_at,
-            last_order_at=m.last_order_at,
-        )
-        for m in states
-        if m.changed or m.book.changed
-    ]
-    if rows:
-        session.execute(update(Member), rows)
+def states_op(tenant_id: uuid.UUID, states: Iterable[MemberState]) -> Op:
+    """Write back balances and statistics of changed members, and mark them written."""
+    rows = []
     for m in states:
-        m.changed = m.book.changed = False
+        if m.changed or m.book.changed:
+            rows.append(
+                dict(
+                    tenant_id=tenant_id,
+                    id=m.id,
+                    points_available=m.book.available,
+                    points_pending=m.book.pending,
+                    points_lifetime=m.book.lifetime,
+                    orders_count=m.orders_count,
+                    total_spent=m.total_spent,
+                    first_order_at=m.first_order_at,
+                    last_order_at=m.last_order_at,
+                )
+            )
+            m.changed = m.book.changed = False
+    return Op("update", Member.__table__, rows)

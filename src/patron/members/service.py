@@ -126,8 +126,8 @@ class MemberService:
             email=member.email,
             name=member.name,
             birthday=member.birthday,
-            enrolled_via=member.enrolled_via,  # type: ignore[arg-type]
-            status=member.status,  # type: ignore[arg-type]
+            enrolled_via=member.enrolled_via,
+            status=member.status,
             accepts_marketing=member.accepts_marketing,
             enrolled_at=member.enrolled_at,
             updated_at=member.updated_at,

@@ -1,10 +1,10 @@
 import uuid
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from patron.db.upsert import insert_for
+from patron.db.bulk import Op
 from patron.orders.models import Order
 from patron.orders.state import OrderState
 
@@ -37,33 +37,34 @@ def lock_many(
         .order_by(Order.order_id)
         .with_for_update()
     )
-    return {row.order_id: OrderState(**row._asdict()) for row in session.execute(stmt)}
+    return {row.order_id: OrderState(**row._asdict()) for row in session.connection().execute(stmt)}
 
 
-def insert_new(session: Session, tenant_id: uuid.UUID, orders: Iterable[OrderState]) -> set[str]:
-    """Insert orders; returns the order ids inserted (one reported concurrently by another
-    event is left out)."""
+def insert_op(tenant_id: uuid.UUID, orders: Iterable[OrderState]) -> Op:
+    """Insert new orders; the op's result lists the order ids inserted (one reported at the
+    same moment by another event is left out)."""
     rows = [dict(tenant_id=tenant_id, **{f: getattr(o, f) for f in _FIELDS}) for o in orders]
-    if not rows:
-        return set()
-    stmt = (
-        insert_for(session, Order)
-        .on_conflict_do_nothing(index_elements=["tenant_id", "order_id"])
-        .returning(Order.order_id)
+    return Op(
+        "insert_ignore",
+        Order.__table__,
+        rows,
+        conflict=("tenant_id", "order_id"),
+        returning="order_id",
     )
-    return set(session.execute(stmt, rows).scalars())
 
 
-def update_changed(session: Session, tenant_id: uuid.UUID, orders: Iterable[OrderState]) -> None:
-    rows = [
-        dict(
-            tenant_id=tenant_id,
-            id=o.id,
-            refunded=o.refunded,
-            status=o.status,
-            points_reversed=o.points_reversed,
-        )
-        for o in orders
-    ]
-    if rows:
-        session.execute(update(Order), rows)
+def update_op(tenant_id: uuid.UUID, orders: Iterable[OrderState]) -> Op:
+    return Op(
+        "update",
+        Order.__table__,
+        [
+            dict(
+                tenant_id=tenant_id,
+                id=o.id,
+                refunded=o.refunded,
+                status=o.status,
+                points_reversed=o.points_reversed,
+            )
+            for o in orders
+        ],
+    )

@@ -1,0 +1,137 @@
+"""Many-row writes to several tables in as few round trips as the database allows.
+
+On PostgreSQL every operation becomes a data-modifying CTE fed by `unnest` over one array per
+column, and all of them run as ONE statement: a batch of a thousand events, or a single
+event, is written with one round trip. Foreign keys still hold: PostgreSQL checks them at the
+end of the statement, when every CTE has run. The statement text depends only on which
+operations are present, never on the row count, so it is prepared once and reused.
+
+On SQLite (in-process, no round trips to save) each operation is one executemany.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+import orjson
+from sqlalchemy import JSON, Table, and_, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+Kind = Literal["insert", "insert_ignore", "update"]
+
+
+@dataclass
+class Op:
+    """One table's share of a write. Every row must have the same keys.
+
+    insert_ignore: INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING returning.
+    update: UPDATE the rows whose `key` columns match, setting the other columns given.
+    """
+
+    kind: Kind
+    table: Table
+    rows: list[dict[str, Any]]
+    conflict: tuple[str, ...] = ()
+    returning: str | None = None
+    key: tuple[str, ...] = ("tenant_id", "id")
+    result: list[Any] = field(default_factory=list)
+
+
+def execute(session: Session, ops: list[Op]) -> None:
+    """Run the operations that have rows; an insert_ignore's `result` receives the
+    `returning` values of the rows it inserted."""
+    ops = [op for op in ops if op.rows]
+    if not ops:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        _postgres(session, ops)
+    else:
+        for op in ops:
+            _sqlite(session, op)
+
+
+def _columns(op: Op) -> list[str]:
+    return list(op.rows[0])
+
+
+def _is_json(table: Table, column: str) -> bool:
+    return isinstance(table.c[column].type, JSON)
+
+
+@cache
+def _pg_type(table: Table, column: str) -> str:
+    if _is_json(table, column):
+        return "TEXT"  # sent as JSON text, cast to jsonb in the statement
+    return str(table.c[column].type.compile(dialect=postgresql.dialect()))
+
+
+def _postgres(session: Session, ops: list[Op]) -> None:
+    ctes, params, selects = [], {}, []
+    for i, op in enumerate(ops):
+        cols = _columns(op)
+        arrays = []
+        for c in cols:
+            name = f"o{i}_{c}"
+            values = [row[c] for row in op.rows]
+            if _is_json(op.table, c):
+                values = [None if v is None else orjson.dumps(v).decode() for v in values]
+            params[name] = values
+            arrays.append(f"%({name})s::{_pg_type(op.table, c)}[]")
+        source = f"unnest({', '.join(arrays)}) AS v({', '.join(cols)})"
+        value = [f"v.{c}::jsonb" if _is_json(op.table, c) else f"v.{c}" for c in cols]
+        table = op.table.name
+        if op.kind == "update":
+            sets = ", ".join(f"{c} = {value[j]}" for j, c in enumerate(cols) if c not in op.key)
+            where = " AND ".join(f"t.{k} = v.{k}" for k in op.key)
+            ctes.append(
+                f"c{i} AS (UPDATE {table} AS t SET {sets} FROM {source} WHERE {where} RETURNING 1)"
+            )
+        else:
+            sql = f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join(value)} FROM {source}"
+            if op.kind == "insert_ignore":
+                sql += f" ON CONFLICT ({', '.join(op.conflict)}) DO NOTHING"
+            sql += f" RETURNING {op.returning or 1}"
+            ctes.append(f"c{i} AS ({sql})")
+        if op.returning:
+            selects.append(f"(SELECT array_agg({op.returning}) FROM c{i})")
+    # Every CTE runs whether or not it is selected; select the ones whose results we need.
+    select = ", ".join(selects) if selects else "1"
+    statement = f"WITH {', '.join(ctes)} SELECT {select}"
+    row = session.connection().exec_driver_sql(statement, params).one()
+    returning = [op for op in ops if op.returning]
+    for op, values in zip(returning, row if selects else (), strict=True):
+        op.result = list(values or [])
+
+
+def _sqlite(session: Session, op: Op) -> None:
+    conn = session.connection()
+    if op.kind == "insert":
+        conn.execute(op.table.insert(), op.rows)
+    elif op.kind == "insert_ignore":
+        stmt = sqlite.insert(op.table).on_conflict_do_nothing(index_elements=list(op.conflict))
+        if op.returning:
+            op.result = list(
+                conn.execute(stmt.returning(op.table.c[op.returning]), op.rows).scalars()
+            )
+        else:
+            conn.execute(stmt, op.rows)
+    else:
+        cols = _columns(op)
+        stmt = (
+            op.table.update()
+            .where(and_(*(op.table.c[k] == bindparam(f"k_{k}") for k in op.key)))
+            .values({c: bindparam(f"v_{c}") for c in cols if c not in op.key})
+        )
+        conn.execute(
+            stmt,
+            [
+                {
+                    **{f"k_{k}": row[k] for k in op.key},
+                    **{f"v_{c}": row[c] for c in cols if c not in op.key},
+                }
+                for row in op.rows
+            ],
+        )
