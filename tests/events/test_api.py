@@ -426,3 +426,18 @@ class TestBatch:
     def test_an_empty_batch_is_refused(self, client: httpx.Client) -> None:
         r = client.post("/v1/events/batch", json={"events": []})
         assert r.status_code == 422
+
+
+class TestReadingEvents:
+    def test_an_event_result_can_be_read_back_by_its_id(
+        self, client: httpx.Client, clock: FrozenClock
+    ) -> None:
+        sent = client.post(
+            "/v1/events", json=order_placed("c1", "o1", "12", at=clock.now(), id="evt-read-1")
+        ).json()
+        r = client.get("/v1/events/evt-read-1")
+        assert r.status_code == 200 and r.json() == sent
+
+    def test_an_unknown_event_is_404(self, client: httpx.Client) -> None:
+        r = client.get("/v1/events/nope")
+        assert r.status_code == 404 and r.json()["title"] == "Event not found"

@@ -1,5 +1,6 @@
 """What an API key may do. A key created without `--scope` gets them all."""
 
+EVENTS_READ = "events:read"
 EVENTS_WRITE = "events:write"
 MEMBERS_READ = "members:read"
 MEMBERS_WRITE = "members:write"
@@ -8,6 +9,7 @@ PROGRAM_READ = "program:read"
 PROGRAM_WRITE = "program:write"
 
 ALL_SCOPES = (
+    EVENTS_READ,
     EVENTS_WRITE,
     MEMBERS_READ,
     MEMBERS_WRITE,

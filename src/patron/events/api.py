@@ -1,9 +1,9 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Path
 
 from patron.auth.deps import ClockDep, SessionDep, require
-from patron.auth.scopes import EVENTS_WRITE
+from patron.auth.scopes import EVENTS_READ, EVENTS_WRITE
 from patron.auth.service import Principal
 from patron.events.schemas import BatchResult, EventBatch, EventIn, EventResult
 from patron.events.service import events
@@ -67,3 +67,18 @@ def post_batch(
         now=clock.now(),
     )
     return JSONBytes({"results": results})
+
+
+@router.get(
+    "/{event_id}",
+    response_model=EventResult,
+    summary="What an event did",
+    description="The stored result of an event, by the id the shop sent: the same body the "
+    "first POST returned.",
+)
+def get_event(
+    event_id: Annotated[str, Path(min_length=1, max_length=255)],
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(EVENTS_READ))],
+) -> Any:
+    return JSONBytes(events.get_result(session, tenant_id=principal.tenant_id, event_id=event_id))

@@ -1,4 +1,4 @@
-from patron.errors import Conflict
+from patron.errors import Conflict, NotFound
 
 
 class EventConflict(Conflict):
@@ -9,3 +9,8 @@ class EventConflict(Conflict):
 class OrderExists(Conflict):
     title = "Order already reported"
     type_slug = "order-exists"
+
+
+class EventNotFound(NotFound):
+    title = "Event not found"
+    type_slug = "event-not-found"

@@ -26,7 +26,7 @@ from patron.db import bulk
 from patron.db.bulk import Op
 from patron.db.upsert import insert_for
 from patron.errors import InvalidInput
-from patron.events.errors import EventConflict, OrderExists
+from patron.events.errors import EventConflict, EventNotFound, OrderExists
 from patron.events.models import Event
 from patron.events.schemas import (
     MemberEnrolled,
@@ -88,6 +88,16 @@ class EventService:
             if item.duplicate_of is not None:
                 item.result = {**items[item.duplicate_of].result, "duplicate": True}  # type: ignore[dict-item]
         return [item.result for item in items]  # type: ignore[misc]
+
+    def get_result(
+        self, session: Session, *, tenant_id: uuid.UUID, event_id: str
+    ) -> dict[str, Any]:
+        result = session.execute(
+            select(Event.result).where(Event.tenant_id == tenant_id, Event.external_id == event_id)
+        ).scalar_one_or_none()
+        if result is None:
+            raise EventNotFound(f"no event with id {event_id!r}", field="event_id")
+        return dict(result)
 
     # -- idempotency ----------------------------------------------------------------------
 
