@@ -21,7 +21,7 @@ class Redemption(BaseModel):
     description: str
     transaction_id: str = Field(description="The ledger posting that debited the points.")
     available: int = Field(
-        description="Available points after this redemption (as of when it was made)."
+        description="Available points after this redemption; on a replay, available points now."
     )
     created_at: datetime
     replayed: bool = Field(

@@ -85,15 +85,13 @@ class RedemptionService:
     def _out(
         self, r: Redemption, *, available: int | None, replayed: bool, member: Member
     ) -> schemas.Redemption:
-        if available is None:
-            session_member = member
-            available = max(session_member.points_available, 0)
+        """`available` is the balance this call left; a replay reports the balance now."""
         return schemas.Redemption(
             id=str(r.id),
             points=r.points,
             description=r.description,
             transaction_id=str(r.posting_id),
-            available=available,
+            available=max(member.points_available, 0) if available is None else available,
             created_at=r.created_at,
             replayed=replayed,
         )
