@@ -50,8 +50,9 @@ AnyEvent = OrderPlaced | OrderRefunded | OrderCancelled | MemberEnrolled
 FUTURE_TOLERANCE = timedelta(hours=1)
 
 
-def body_hash(event: AnyEvent) -> str:
-    canonical = orjson.dumps(event.model_dump(mode="json"), option=orjson.OPT_SORT_KEYS)
+def body_hash(payload: dict[str, Any]) -> str:
+    """SHA-256 of the event as validated (so key order and spacing do not matter)."""
+    canonical = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).hexdigest()
 
 
@@ -59,6 +60,7 @@ def body_hash(event: AnyEvent) -> str:
 class _Item:
     index: int
     event: AnyEvent
+    payload: dict[str, Any]
     hash: str
     row_id: uuid.UUID = field(default_factory=uuid7)
     result: dict[str, Any] | None = None
@@ -78,7 +80,11 @@ class EventService:
     ) -> list[dict[str, Any]]:
         """Apply events and return one result per event, in the order given. Any invalid
         event fails the whole call and nothing is stored."""
-        items = [_Item(i, e, body_hash(e)) for i, e in enumerate(events)]
+        payloads = [e.model_dump(mode="json") for e in events]
+        items = [
+            _Item(i, e, p, body_hash(p))
+            for i, (e, p) in enumerate(zip(events, payloads, strict=True))
+        ]
         prefix = [field_prefix.format(i=i) for i in range(len(items))]
         fresh = self._dedupe_within(items, prefix)
         fresh = self._claim(session, tenant_id, fresh, prefix, now)
@@ -138,7 +144,7 @@ class EventService:
                     customer_external_id=it.event.customer.external_id,
                     member_id=None,
                     body_hash=it.hash,
-                    payload=it.event.model_dump(mode="json"),
+                    payload=it.payload,
                     status="processing",
                     result={},
                 )
