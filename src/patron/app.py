@@ -39,8 +39,12 @@ def problem(
 
 
 def _field(loc: tuple[Any, ...], error_type: str) -> str:
-    """A pydantic location as a dotted field name: no `body` prefix, no union tags."""
-    parts = [str(p) for p in loc if p != "body" and p not in EVENT_TYPES]
+    """A pydantic location as a dotted field name: no `body` prefix, no union tags, and no
+    `query`/`header`/`path` prefix either, so a parameter is named as the client sends it
+    (`limit`, `Idempotency-Key`), the same way PatronErrors name it."""
+    if loc and loc[0] in ("body", "query", "header", "path", "cookie"):
+        loc = loc[1:]
+    parts = [str(p) for p in loc if p not in EVENT_TYPES]
     if error_type in ("union_tag_invalid", "union_tag_not_found"):
         parts.append("type")
     return ".".join(parts) or "body"

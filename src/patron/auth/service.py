@@ -101,11 +101,17 @@ class AuthService:
         return key
 
     def authenticate(self, session: Session, *, secret: str) -> Principal:
-        row = session.connection().execute(
-            select(ApiKey.id, ApiKey.scopes, Tenant.tenant_id, Tenant.name, Tenant.program_version)
-            .join(Tenant, Tenant.tenant_id == ApiKey.tenant_id)
-            .where(ApiKey.secret_hash == hash_secret(secret), ApiKey.revoked_at.is_(None))
-        ).first()
+        row = (
+            session.connection()
+            .execute(
+                select(
+                    ApiKey.id, ApiKey.scopes, Tenant.tenant_id, Tenant.name, Tenant.program_version
+                )
+                .join(Tenant, Tenant.tenant_id == ApiKey.tenant_id)
+                .where(ApiKey.secret_hash == hash_secret(secret), ApiKey.revoked_at.is_(None))
+            )
+            .first()
+        )
         if row is None:
             raise Unauthorized("the API key is not valid or was revoked")
         return Principal(

@@ -88,7 +88,7 @@ def order_placed(ctx: Ingestion, event: OrderPlaced, event_row: uuid.UUID) -> Ap
     ctx.post(member, posting)
     where = (
         "pending until " + vests_at.date().isoformat()
-        if posting.detail["account"] == "pending"
+        if posting.detail["account"] == "pending" and vests_at is not None
         else "available now"
     )
     return Applied(
