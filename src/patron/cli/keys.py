@@ -33,11 +33,15 @@ def create(
 @app.command("list")
 def list_(tenant: str = typer.Option(..., "--tenant"), database_url: str | None = DbOption) -> None:
     """List a tenant's keys (prefixes only)."""
-    with database(database_url).unit_of_work() as session:
-        found = auth.get_tenant_by_name(session, name=tenant)
-        for key in auth.list_keys(session, tenant_id=found.tenant_id):
-            state = "revoked" if key.revoked_at else "active"
-            console.print(f"{key.prefix}…\t{key.name}\t{state}\t{' '.join(key.scopes)}")
+    try:
+        with database(database_url).unit_of_work() as session:
+            found = auth.get_tenant_by_name(session, name=tenant)
+            keys = auth.list_keys(session, tenant_id=found.tenant_id)
+    except PatronError as exc:
+        raise fail(exc) from None
+    for key in keys:
+        state = "revoked" if key.revoked_at else "active"
+        console.print(f"{key.prefix}…\t{key.name}\t{state}\t{' '.join(key.scopes)}")
 
 
 @app.command("revoke")

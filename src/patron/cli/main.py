@@ -80,13 +80,16 @@ def jobs_run(database_url: str | None = DbOption) -> None:
 @app.command("verify-ledger")
 def verify_ledger(database_url: str | None = DbOption) -> None:
     """Check every ledger invariant; exit 1 naming each violation."""
+    from rich.markup import escape
+
     from patron.ledger.verify import verify
 
     with database(database_url).unit_of_work() as session:
         violations = verify(session)
     if violations:
         for v in violations:
-            err_console.print(f"[red]violation[/red] {v}")
+            # Escaped: a violation starts with "[check]", which Rich would take for markup.
+            err_console.print(f"[red]violation[/red] {escape(str(v))}")
         err_console.print(f"{len(violations)} violation(s)")
         raise typer.Exit(code=1)
     console.print(

@@ -145,7 +145,9 @@ def verify(session: Session, tenant_id: uuid.UUID | None = None) -> list[Violati
     violations: list[Violation] = []
     for name, sql in CHECKS.items():
         for row in session.execute(_scoped(sql, tenant_id)):
-            violations.append(Violation(name, str(row[0]), str(row[1]), str(row[2])))
+            # SQLite hands back a raw text query's uuid as 32 hex digits: print it as a UUID.
+            tenant = str(uuid.UUID(str(row[0])))
+            violations.append(Violation(name, tenant, str(row[1]), str(row[2])))
     violations += _negative_without_debt_policy(session, tenant_id)
     return violations
 
