@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import contextlib
 import http.client
+import io
 import os
 import random
 import resource
@@ -188,6 +189,8 @@ class Dispenser:
 
 @dataclass
 class Stats:
+    """What one client saw in one phase; merged across clients at the end."""
+
     latencies_ms: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)
     outcomes: Counter[str] = field(default_factory=Counter)  # "status" of each event result
@@ -580,10 +583,17 @@ class RssSampler(threading.Thread):
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
 
-    def sample(self) -> None:
+    def sample(self) -> float:
+        """Take one sample now; returns its time."""
         rss, n = tree_rss(self.pids)
+        at = time.perf_counter()
         with self._lock:
-            self.samples.append((time.perf_counter(), rss, n))
+            self.samples.append((at, rss, n))
+        return at
+
+    def last_mib(self) -> float | None:
+        with self._lock:
+            return self.samples[-1][1] / MIB if self.samples else None
 
     def run(self) -> None:
         while not self._stop_event.is_set():
@@ -619,6 +629,34 @@ def rss_summary(samples: list[tuple[float, int, int]]) -> dict[str, Any] | None:
         "samples": len(samples),
         "processes": samples[-1][2],
     }
+
+
+class Progress(threading.Thread):
+    """With --progress N: a line every N seconds of a phase, to follow long runs."""
+
+    def __init__(
+        self, phase: str, counter: list[int], sampler: RssSampler | None, every: float
+    ) -> None:
+        super().__init__(daemon=True, name="progress")
+        self.phase, self.counter, self.sampler, self.every = phase, counter, sampler, every
+        self._stop_event = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        t0, seq0 = time.perf_counter(), self.counter[0]
+        while not self._stop_event.wait(self.every):
+            elapsed = time.perf_counter() - t0
+            sent = self.counter[0] - seq0
+            line = f"  [{self.phase} {elapsed:6.0f} s] {sent:,} events handed out"
+            line += f" ({sent / elapsed:,.0f}/s)"
+            mib = self.sampler.last_mib() if self.sampler else None
+            if mib is not None:
+                line += f", server RSS {mib:.1f} MiB"
+            print(line, flush=True)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
 
 
 @dataclass
@@ -796,8 +834,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--url", default="http://127.0.0.1:8000", help="server base URL")
-    p.add_argument("--key", default=os.environ.get("PATRON_API_KEY"), help="API key")
-    p.add_argument("--mode", choices=("single", "batch", "both"), default="single")
+    p.add_argument("--key", default=argparse.SUPPRESS, help="API key (default: $PATRON_API_KEY)")
+    p.add_argument(
+        "--mode",
+        choices=("single", "batch", "both"),
+        default="single",
+        help="POST /v1/events, POST /v1/events/batch, or one phase of each",
+    )
     p.add_argument("-c", "--concurrency", type=int, default=8, help="concurrent clients")
     p.add_argument("--duration", type=float, default=20.0, help="seconds measured per phase")
     p.add_argument(
@@ -820,6 +863,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="server PID to watch (RSS, CPU) with its children; repeat or comma-separate",
     )
     p.add_argument("--label", default="", help="printed with the results, e.g. postgresql")
+    p.add_argument(
+        "--progress", type=float, default=0, help="print a progress line every N s (0: off)"
+    )
     p.add_argument("--json", action="store_true", help="also print a one-line JSON summary")
     p.add_argument(
         "--client",
@@ -836,6 +882,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="afterwards GET /v1/members/{id} for a customer that just ordered",
     )
     args = p.parse_args(argv)
+    args.key = getattr(args, "key", None) or os.environ.get("PATRON_API_KEY")
     if not args.key:
         p.error("--key or PATRON_API_KEY is required")
     if args.concurrency < 1 or args.customers < 1:
@@ -877,6 +924,8 @@ def make_runner(args: argparse.Namespace, target: Target) -> tuple[str, Callable
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)  # follow progress through a pipe or tee
     target = parse_target(args.url, args.key)
     currency = pick_currency(target, args.currency, args.ensure_program, args.timeout)
     run_id = uuid.uuid4().hex[:12]
@@ -924,15 +973,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         duration = None if args.events else args.duration
         dispenser = Dispenser(counter, chunk, duration, args.events)
-        if sampler:
-            sampler.sample()
+        first_sample = sampler.sample() if sampler else 0.0
         cpu0 = cpu_snapshot(args.pids)
+        progress = Progress(phase, counter, sampler, args.progress) if args.progress else None
         stats = run_phase(args.concurrency, args.timeout, factory, dispenser, batch)
+        if progress:
+            progress.stop()
         cpu1 = cpu_snapshot(args.pids)
         rss = None
         if sampler:
-            sampler.sample()
-            rss = rss_summary(sampler.window(cpu0.at - SAMPLE_EVERY, cpu1.at + 1.0))
+            rss = rss_summary(sampler.window(first_sample, sampler.sample()))
         summary = phase_summary(phase, stats, dispenser.t0, cpu0, cpu1, rss)
         summaries.append(summary)
         print_phase(summary, cores)
