@@ -13,7 +13,6 @@ import os
 import secrets
 import time
 import uuid
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -47,10 +46,14 @@ from patron.redemptions.service import redemptions
 
 DEFAULT_URL = "sqlite:///./patron-demo.db"
 BATCH = 1000  # the most POST /v1/events/batch takes
+# Events this close together are sent as one batch, received when the last one happened: a
+# shop syncing every few minutes. Wider would make members enrol visibly after their first
+# order; narrower would make a large demo slow.
+BATCH_WINDOW = timedelta(hours=1)
 
 
 def demo(
-    members_count: int = typer.Option(300, "--members", min=1, max=100_000, help="Customers."),
+    members_count: int = typer.Option(300, "--members", min=1, max=10_000, help="Customers."),
     seed: int = typer.Option(42, help="Same seed, same shop."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
     port: int = typer.Option(8000),
@@ -59,8 +62,7 @@ def demo(
     # database a shell happens to point at.
     database_url: str = typer.Option(DEFAULT_URL, "--database-url", help="Where to build it."),
 ) -> None:
-    """Create a demo shop with a year of history on a SQLite file and serve it on
-    127.0.0.1:8000."""
+    """Build a demo shop with a year of history on a SQLite file, then serve it."""
     migrations.upgrade(database_url)
     db = Database(database_url)
     try:
@@ -123,8 +125,12 @@ def _build(db: Database, *, members_count: int, seed: int) -> uuid.UUID:
         )
     tenant_id = tenant.tenant_id
     tally = _Tally()
-    pending_events, pending_actions = list(plan.events), list(plan.actions)
-    ev, act = 0, 0
+    # Events and actions in one time line: runs of events within BATCH_WINDOW are batches,
+    # each action happens at its own time, and the jobs run at the end of every day.
+    timeline: list[AnyEvent | shop.Action] = sorted(
+        [*plan.events, *plan.actions], key=lambda item: _when(item)
+    )
+    done = 0
     progress = Progress(
         TextColumn("{task.description:<16}"),
         BarColumn(),
@@ -136,22 +142,25 @@ def _build(db: Database, *, members_count: int, seed: int) -> uuid.UUID:
     with progress:
         task = progress.add_task("", total=shop.DAYS, events=0)
         for day in range(1, shop.DAYS + 1):
-            clock.set(min(plan.start + timedelta(days=day), plan.end))
-            at = clock.now()
-            first = ev
-            while ev < len(pending_events) and pending_events[ev].occurred_at <= at:
-                ev += 1
-            for chunk in _chunks(pending_events[first:ev], BATCH):
-                with db.unit_of_work() as session:
-                    events.ingest(
-                        session, tenant_id=tenant_id, program=program, events=chunk, now=at
-                    )
-                tally.events += len(chunk)
-            jobs.run_due(db, now=at)
-            while act < len(pending_actions) and pending_actions[act].at <= at:
-                _act(db, tenant_id, program, pending_actions[act], at, tally)
-                act += 1
-            progress.update(task, advance=1, description=f"{at:%B %Y}", events=tally.events)
+            step = min(plan.start + timedelta(days=day), plan.end)
+            batch: list[AnyEvent] = []
+            while done < len(timeline) and _when(timeline[done]) <= step:
+                item = timeline[done]
+                done += 1
+                if isinstance(item, shop.Adjustment | shop.Redemption):
+                    _ingest(db, tenant_id, program, clock, batch, tally)
+                    clock.set(item.at)
+                    _act(db, tenant_id, program, item, clock.now(), tally)
+                else:
+                    if batch and item.occurred_at - batch[0].occurred_at > BATCH_WINDOW:
+                        _ingest(db, tenant_id, program, clock, batch, tally)
+                    batch.append(item)
+                    if len(batch) == BATCH:
+                        _ingest(db, tenant_id, program, clock, batch, tally)
+            _ingest(db, tenant_id, program, clock, batch, tally)
+            clock.set(step)
+            jobs.run_due(db, now=clock.now())
+            progress.update(task, advance=1, description=f"{step:%B %Y}", events=tally.events)
     console.print(
         f"built shop [bold]{shop.TENANT}[/bold]: {members_count} customers, {tally.events} events, "
         f"{tally.redeemed} redemptions, {tally.adjusted} support adjustments "
@@ -160,9 +169,27 @@ def _build(db: Database, *, members_count: int, seed: int) -> uuid.UUID:
     return tenant_id
 
 
-def _chunks(items: Sequence[AnyEvent], size: int) -> Iterator[Sequence[AnyEvent]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _when(item: AnyEvent | shop.Action) -> datetime:
+    return item.at if isinstance(item, shop.Adjustment | shop.Redemption) else item.occurred_at
+
+
+def _ingest(
+    db: Database,
+    tenant_id: uuid.UUID,
+    program: Program,
+    clock: FrozenClock,
+    batch: list[AnyEvent],
+    tally: _Tally,
+) -> None:
+    """Send the batch through the ingestion service, as POST /v1/events/batch would, and
+    empty it."""
+    if not batch:
+        return
+    clock.set(batch[-1].occurred_at)
+    with db.unit_of_work() as session:
+        events.ingest(session, tenant_id=tenant_id, program=program, events=batch, now=clock.now())
+    tally.events += len(batch)
+    batch.clear()
 
 
 def _act(

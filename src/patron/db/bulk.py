@@ -11,12 +11,13 @@ On SQLite (in-process, no round trips to save) each operation is one executemany
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import JSON, Table, and_, bindparam
+from sqlalchemy import JSON, ColumnElement, Table, and_, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -79,7 +80,8 @@ def _postgres(session: Session, ops: list[Op]) -> None:
             if _is_json(op.table, c):
                 values = [None if v is None else orjson.dumps(v).decode() for v in values]
             params[name] = values
-            arrays.append(f"%({name})s::{_pg_type(op.table, c)}[]")
+            # %b: binary format, so psycopg sends arrays without quoting every element.
+            arrays.append(f"%({name})b::{_pg_type(op.table, c)}[]")
         source = f"unnest({', '.join(arrays)}) AS v({', '.join(cols)})"
         value = [f"v.{c}::jsonb" if _is_json(op.table, c) else f"v.{c}" for c in cols]
         table = op.table.name
@@ -104,6 +106,15 @@ def _postgres(session: Session, ops: list[Op]) -> None:
     returning = [op for op in ops if op.returning]
     for op, values in zip(returning, row if selects else (), strict=True):
         op.result = list(values or [])
+
+
+def one_of(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN values`; on PostgreSQL as `= ANY(array)`, one parameter however many
+    values, so a thousand keys do not make a thousand-parameter statement to parse."""
+    values = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)  # type: ignore[no-any-return]
 
 
 def _sqlite(session: Session, op: Op) -> None:

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from patron.db import bulk
 from patron.db.bulk import Op
-from patron.db.upsert import insert_for
 from patron.errors import InvalidInput
 from patron.events.errors import EventConflict, EventNotFound, OrderExists
 from patron.events.models import Event
@@ -152,12 +151,15 @@ class EventService:
             ),
             key=lambda r: str(r["external_id"]),
         )
-        stmt = (
-            insert_for(session, Event)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "external_id"])
-            .returning(Event.external_id)
+        claim = Op(
+            "insert_ignore",
+            Event.__table__,
+            rows,
+            conflict=("tenant_id", "external_id"),
+            returning="external_id",
         )
-        inserted = set(session.connection().execute(stmt, rows).scalars())
+        bulk.execute(session, [claim])
+        inserted = set(claim.result)
         replays = [it for it in items if it.event.id not in inserted]
         if replays:
             stored = {
@@ -165,7 +167,7 @@ class EventService:
                 for row in session.execute(
                     select(Event.external_id, Event.body_hash, Event.result).where(
                         Event.tenant_id == tenant_id,
-                        Event.external_id.in_([it.event.id for it in replays]),
+                        bulk.one_of(session, Event.external_id, [it.event.id for it in replays]),
                     )
                 )
             }

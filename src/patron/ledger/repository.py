@@ -40,7 +40,11 @@ def load_lots(session: Session, tenant_id: uuid.UUID, books: Sequence[Book]) -> 
     for book in wanted.values():
         book.lots = []
     rows = session.execute(
-        select(Lot).where(Lot.tenant_id == tenant_id, Lot.member_id.in_(wanted), Lot.remaining > 0)
+        select(Lot).where(
+            Lot.tenant_id == tenant_id,
+            bulk.one_of(session, Lot.member_id, wanted),
+            Lot.remaining > 0,
+        )
     ).scalars()
     for lot in rows:
         lots = wanted[lot.member_id].lots

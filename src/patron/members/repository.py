@@ -4,6 +4,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from patron.db import bulk
 from patron.db.bulk import Op
 from patron.ledger.engine import Book
 from patron.members.models import Member
@@ -85,7 +86,7 @@ def lock_states(
         return {}
     stmt = (
         select(*_STATE_COLUMNS)
-        .where(Member.tenant_id == tenant_id, Member.external_id.in_(wanted))
+        .where(Member.tenant_id == tenant_id, bulk.one_of(session, Member.external_id, wanted))
         .order_by(Member.external_id)
         .with_for_update()
     )

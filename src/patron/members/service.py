@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from patron.db.upsert import insert_for
+from patron.db import bulk
 from patron.kit.ids import uuid7
 from patron.kit.money import format_amount
 from patron.members import repository, schemas
@@ -98,15 +98,17 @@ class MemberService:
             )
             for m in members
         ]
-        if not rows:
-            return set()
+        # Sorted: concurrent enrolments insert (and so wait on) rows in one order.
         rows.sort(key=lambda r: r["external_id"])
-        stmt = (
-            insert_for(session, Member)
-            .on_conflict_do_nothing(index_elements=["tenant_id", "external_id"])
-            .returning(Member.external_id)
+        op = bulk.Op(
+            "insert_ignore",
+            Member.__table__,
+            rows,
+            conflict=("tenant_id", "external_id"),
+            returning="external_id",
         )
-        return set(session.execute(stmt, rows).scalars())
+        bulk.execute(session, [op])
+        return set(op.result)
 
     def search(
         self,

@@ -4,6 +4,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.db import bulk
 from patron.db.bulk import Op
 from patron.orders.models import Order
 from patron.orders.state import OrderState
@@ -33,7 +34,10 @@ def lock_many(
         return {}
     stmt = (
         select(*(getattr(Order, f) for f in _FIELDS))
-        .where(Order.tenant_id == tenant_id, Order.order_id.in_(sorted(set(order_ids))))
+        .where(
+            Order.tenant_id == tenant_id,
+            bulk.one_of(session, Order.order_id, sorted(set(order_ids))),
+        )
         .order_by(Order.order_id)
         .with_for_update()
     )
