@@ -66,9 +66,10 @@ def database_url() -> Iterator[str]:
         yield url
     finally:
         with admin.connect() as conn:
-            conn.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name})
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                {"n": name},
+            )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
@@ -108,11 +109,11 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def base_url(db: Database, server_clock: SwitchableClock) -> Iterator[str]:
-    app = create_app(Settings(database_url=db.url, jobs_interval=0), clock=server_clock,
-                     database=db)
+    app = create_app(
+        Settings(database_url=db.url, jobs_interval=0), clock=server_clock, database=db
+    )
     port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -144,8 +145,9 @@ def shop(db: Database, clock: FrozenClock) -> Shop:
 @pytest.fixture
 def client(base_url: str, shop: Shop) -> Iterator[httpx.Client]:
     """An HTTP client authenticated as `shop`."""
-    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {shop.key}"},
-                      timeout=30) as c:
+    with httpx.Client(
+        base_url=base_url, headers={"Authorization": f"Bearer {shop.key}"}, timeout=30
+    ) as c:
         yield c
 
 

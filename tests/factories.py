@@ -26,26 +26,33 @@ class Shop:
 
 
 def create_shop(
-    db: Database, *, now: datetime, program: dict[str, Any] | None = None,
-    scopes: list[str] | None = None, publish: bool = True,
+    db: Database,
+    *,
+    now: datetime,
+    program: dict[str, Any] | None = None,
+    scopes: list[str] | None = None,
+    publish: bool = True,
 ) -> Shop:
     name = f"shop-{uuid.uuid4().hex[:12]}"
     with db.unit_of_work() as session:
         tenant = auth.create_tenant(session, name=name, now=now)
-        _, key = auth.create_key(session, tenant_id=tenant.tenant_id, name="test", now=now,
-                                 scopes=scopes)
+        _, key = auth.create_key(
+            session, tenant_id=tenant.tenant_id, name="test", now=now, scopes=scopes
+        )
         version = None
         if publish:
             document = ProgramDocument(**{"currency": "USD", **(program or {})})
-            version = programs.publish(session, tenant_id=tenant.tenant_id, document=document,
-                                       now=now).version
+            version = programs.publish(
+                session, tenant_id=tenant.tenant_id, document=document, now=now
+            ).version
     return Shop(tenant_id=tenant.tenant_id, name=name, key=key, program_version=version)
 
 
 def add_key(db: Database, shop: Shop, *, now: datetime, scopes: list[str] | None) -> str:
     with db.unit_of_work() as session:
-        _, key = auth.create_key(session, tenant_id=shop.tenant_id, name="extra", now=now,
-                                 scopes=scopes)
+        _, key = auth.create_key(
+            session, tenant_id=shop.tenant_id, name="extra", now=now, scopes=scopes
+        )
     return key
 
 
@@ -54,11 +61,19 @@ def event_id() -> str:
 
 
 def order_placed(
-    customer: str, order_id: str, total: str, *, at: datetime, currency: str = "USD",
-    email: str | None = None, id: str | None = None, **data: Any,
+    customer: str,
+    order_id: str,
+    total: str,
+    *,
+    at: datetime,
+    currency: str = "USD",
+    email: str | None = None,
+    id: str | None = None,
+    **data: Any,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "id": id or event_id(), "type": "order.placed",
+        "id": id or event_id(),
+        "type": "order.placed",
         "occurred_at": at.isoformat(),
         "customer": {"external_id": customer},
         "data": {"order_id": order_id, "currency": currency, "total": total, **data},
@@ -69,27 +84,45 @@ def order_placed(
 
 
 def order_refunded(
-    customer: str, order_id: str, amount: str, *, at: datetime, id: str | None = None,
+    customer: str,
+    order_id: str,
+    amount: str,
+    *,
+    at: datetime,
+    id: str | None = None,
     **data: Any,
 ) -> dict[str, Any]:
-    return {"id": id or event_id(), "type": "order.refunded", "occurred_at": at.isoformat(),
-            "customer": {"external_id": customer},
-            "data": {"order_id": order_id, "amount": amount, **data}}
+    return {
+        "id": id or event_id(),
+        "type": "order.refunded",
+        "occurred_at": at.isoformat(),
+        "customer": {"external_id": customer},
+        "data": {"order_id": order_id, "amount": amount, **data},
+    }
 
 
 def order_cancelled(
     customer: str, order_id: str, *, at: datetime, id: str | None = None
 ) -> dict[str, Any]:
-    return {"id": id or event_id(), "type": "order.cancelled", "occurred_at": at.isoformat(),
-            "customer": {"external_id": customer}, "data": {"order_id": order_id}}
+    return {
+        "id": id or event_id(),
+        "type": "order.cancelled",
+        "occurred_at": at.isoformat(),
+        "customer": {"external_id": customer},
+        "data": {"order_id": order_id},
+    }
 
 
 def member_enrolled(
     customer: str, *, at: datetime, id: str | None = None, **data: Any
 ) -> dict[str, Any]:
-    return {"id": id or event_id(), "type": "member.enrolled", "occurred_at": at.isoformat(),
-            "customer": {"external_id": customer, "email": f"{customer}@example.com"},
-            "data": data}
+    return {
+        "id": id or event_id(),
+        "type": "member.enrolled",
+        "occurred_at": at.isoformat(),
+        "customer": {"external_id": customer, "email": f"{customer}@example.com"},
+        "data": data,
+    }
 
 
 def violations(db: Database, shop: Shop) -> list[Violation]:

@@ -46,9 +46,9 @@ from patron.redemptions.service import redemptions
 
 DEFAULT_URL = "sqlite:///./patron-demo.db"
 BATCH = 1000  # the most POST /v1/events/batch takes
-# Events this close together are sent as one batch, received when the last one happened: a
-# shop syncing every few minutes. Wider would make members enrol visibly after their first
-# order; narrower would make a large demo slow.
+# Events this close together are sent as one batch, received when the last one happened, as
+# a shop that syncs in batches would. Wider would make members enrol visibly after their
+# first order; narrower would make a large demo slow.
 BATCH_WINDOW = timedelta(hours=1)
 
 
@@ -83,12 +83,12 @@ def demo(
                 .where(Member.tenant_id == tenant_id)
                 .order_by(Member.points_available.desc(), Member.external_id)
                 .limit(1)
-            ).scalar_one()
+            ).scalar_one_or_none()
     finally:
         db.dispose()
     if violations:
         raise typer.Exit(code=1)
-    _instructions(key, customer, host, port, serve)
+    _instructions(key, customer or "cust_0001", host, port, serve)
     if serve:
         _serve(database_url, host, port)
 

@@ -7,9 +7,9 @@ can shard all of them by tenant without code changes.
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, MetaData, TypeDecorator, Uuid
+from sqlalchemy import JSON, BigInteger, DateTime, MetaData, Table, TypeDecorator, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -57,6 +57,10 @@ class Base(DeclarativeBase):
         dict[str, Any]: Json,
         list[Any]: Json,
     }
+    if TYPE_CHECKING:
+        # SQLAlchemy types __table__ as any FromClause; every model here is declared on a
+        # Table, and the bulk writer (db/bulk.py) needs the Table's insert() and update().
+        __table__: ClassVar[Table]
 
 
 class TenantScoped:

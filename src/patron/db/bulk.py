@@ -114,7 +114,7 @@ def one_of(session: Session, column: Any, values: Iterable[Any]) -> ColumnElemen
     values = list(values)
     if session.get_bind().dialect.name == "postgresql":
         return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
-    return column.in_(values)  # type: ignore[no-any-return]
+    return column.in_(values)
 
 
 def _sqlite(session: Session, op: Op) -> None:
@@ -131,13 +131,13 @@ def _sqlite(session: Session, op: Op) -> None:
             conn.execute(stmt, op.rows)
     else:
         cols = _columns(op)
-        stmt = (
+        update = (
             op.table.update()
             .where(and_(*(op.table.c[k] == bindparam(f"k_{k}") for k in op.key)))
             .values({c: bindparam(f"v_{c}") for c in cols if c not in op.key})
         )
         conn.execute(
-            stmt,
+            update,
             [
                 {
                     **{f"k_{k}": row[k] for k in op.key},
