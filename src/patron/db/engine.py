@@ -32,7 +32,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No pre-ping: it would cost a round trip on every request. Connections are
+        # recycled instead, and one dropped by a server restart fails a single request.
+        pool_recycle=1800,
         connect_args={"options": "-c plan_cache_mode=force_custom_plan -c timezone=UTC"},
     )
 

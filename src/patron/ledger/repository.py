@@ -39,12 +39,16 @@ def load_lots(session: Session, tenant_id: uuid.UUID, books: Sequence[Book]) -> 
         return
     for book in wanted.values():
         book.lots = []
+    # In creation order (ids are UUIDv7): debits break ties between lots with the same expiry
+    # by list order, which must not depend on where the database happens to keep the rows.
     rows = session.execute(
-        select(Lot).where(
+        select(Lot)
+        .where(
             Lot.tenant_id == tenant_id,
             bulk.one_of(session, Lot.member_id, wanted),
             Lot.remaining > 0,
         )
+        .order_by(Lot.id)
     ).scalars()
     for lot in rows:
         lots = wanted[lot.member_id].lots
