@@ -197,10 +197,14 @@ class EventService:
                 raise InvalidInput(
                     "occurred_at is in the future", field=f"{prefix[it.index]}occurred_at"
                 )
-        order_ids = [
-            it.event.data.order_id for it in items if not isinstance(it.event, MemberEnrolled)
-        ]
-        known_orders = order_repo.lock_many(session, tenant_id, order_ids)
+        # Only refunds and cancellations read stored orders. An order placed twice is caught
+        # by the unique index when the batch is written, which saves the common case a read.
+        reversed_ids = {
+            it.event.data.order_id
+            for it in items
+            if isinstance(it.event, OrderRefunded | OrderCancelled)
+        }
+        known_orders = order_repo.lock_many(session, tenant_id, sorted(reversed_ids))
         customers = {it.event.customer.external_id for it in items}
         customers |= {o.customer_external_id for o in known_orders.values()}
         member_states = member_repo.lock_states(session, tenant_id, customers)
@@ -212,11 +216,6 @@ class EventService:
             member_states.update(joined)
         # Claw-backs consume lots: load the open lots of the members whose orders these
         # events reverse, whether the order was stored before or is placed in this batch.
-        reversed_ids = {
-            it.event.data.order_id
-            for it in items
-            if isinstance(it.event, OrderRefunded | OrderCancelled)
-        }
         owners = {o.customer_external_id for o in known_orders.values()}
         owners |= {
             it.event.customer.external_id
