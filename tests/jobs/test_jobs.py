@@ -356,3 +356,50 @@ class TestConcurrentWorkers:
         assert count_postings(db, shop, "expire") == 60
         assert all(points(client, c)["available"] == 0 for c in customers[::7])
         assert violations(db, shop) == []
+
+
+class TestSettlingBeforeADebit:
+    """Debits bring the member's book to now first, so a late job changes nothing a shopper
+    can see at checkout."""
+
+    def test_expired_points_cannot_be_spent_even_before_the_job_runs(
+        self, windowed: tuple[Shop, httpx.Client], clock: FrozenClock, db: Database
+    ) -> None:
+        shop, client = windowed
+        earn(client, clock, "o1", "100")
+        clock.advance(days=31)  # vested on day 14, expired on day 30; no job has run
+        r = redeem(client, 10, "k-expired")
+        assert r.status_code == 409, r.text
+        assert [row["points"] for row in history(client, "expire")] == []  # rolled back
+        assert run_jobs(db, clock).expired_points >= 100
+        assert points(client)["available"] == 0
+        assert violations(db, shop) == []
+
+    def test_vested_points_can_be_spent_before_the_job_runs(
+        self, windowed: tuple[Shop, httpx.Client], clock: FrozenClock, db: Database
+    ) -> None:
+        shop, client = windowed
+        earn(client, clock, "o1", "100")
+        clock.advance(days=15)
+        assert points(client) == {"available": 0, "pending": 100, "lifetime_earned": 100, "debt": 0}
+        r = redeem(client, 60, "k-vested")
+        assert r.status_code == 201, r.text
+        assert r.json()["available"] == 40
+        assert [entries(row) for row in history(client, "vest")] == [
+            [("available", 100), ("pending", -100)]
+        ]
+        assert count_postings(db, shop, "vest") == 1
+        assert violations(db, shop) == []
+
+    def test_a_refund_settles_the_book_before_clawing_back(
+        self, windowed: tuple[Shop, httpx.Client], clock: FrozenClock, db: Database
+    ) -> None:
+        shop, client = windowed
+        earn(client, clock, "o1", "50")
+        earn(client, clock, "o2", "30")
+        clock.advance(days=15)
+        result = refund(client, clock, "o2", "30")
+        [claw] = result["postings"]
+        assert entries(claw) == [("available", -30), ("issued", 30)]
+        assert points(client) == {"available": 50, "pending": 0, "lifetime_earned": 50, "debt": 0}
+        assert violations(db, shop) == []

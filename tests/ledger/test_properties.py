@@ -618,6 +618,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(order_id=orders, share=st.integers(1, 100), how=st.sampled_from(["part", "rest", "over"]))
     def refund(self, order_id: str, share: int, how: str) -> None:
         checkpoint = self._checkpoint()
+        self._settle(self.model[self.order_book[order_id].member])
         expected = self._refunded(order_id, share, how)
         self._send([expected])
         if expected.status is None:
@@ -625,6 +626,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(order_id=orders)
     def cancel(self, order_id: str) -> None:
+        self._settle(self.model[self.order_book[order_id].member])
         self._send([self._cancelled(order_id)])
 
     @rule(target=orders, data=st.data())
@@ -632,27 +634,45 @@ class LedgerMachine(RuleBasedStateMachine):
         """Several events in one call, orders placed and reversed in the same batch among
         them; one invalid event fails them all."""
         checkpoint = self._checkpoint()
-        expected: list[Expected] = []
-        placed: list[str] = []
+        # Draw the whole batch first: the service brings the books of every member whose
+        # order the batch reverses to `now` before it applies the first event.
+        plan: list[tuple[Any, ...]] = []
+        owner = {o.order_id: o.member for o in self.order_book.values()}
         for _ in range(data.draw(st.integers(2, 5), label="events")):
-            kinds = ["place", "refund", "cancel"] if self.order_book else ["place"]
+            kinds = ["place", "refund", "cancel"] if owner else ["place"]
             kind = data.draw(st.sampled_from(kinds), label="kind")
             if kind == "place":
-                e = self._placed(
-                    data.draw(st.sampled_from(MEMBERS), label="member"),
-                    data.draw(st.integers(0, 30_000), label="cents"),
-                    data.draw(st.sampled_from([0, 0, 30]), label="hours_ago"),
+                member = data.draw(st.sampled_from(MEMBERS), label="member")
+                plan.append(
+                    (
+                        "place",
+                        member,
+                        data.draw(st.integers(0, 30_000), label="cents"),
+                        data.draw(st.sampled_from([0, 0, 30]), label="hours_ago"),
+                    )
                 )
-                placed.append(e.body["data"]["order_id"])
-                expected.append(e)
+                owner[f"o{len(owner)}"] = member
                 continue
-            order_id = data.draw(st.sampled_from(sorted(self.order_book)), label="order")
+            order_id = data.draw(st.sampled_from(sorted(owner)), label="order")
             if kind == "cancel":
-                expected.append(self._cancelled(order_id))
+                plan.append(("cancel", order_id))
                 continue
             how = data.draw(st.sampled_from(["part", "part", "rest", "over"]), label="how")
             share = data.draw(st.integers(1, 100), label="share")
-            expected.append(self._refunded(order_id, share, how))
+            plan.append(("refund", order_id, share, how))
+        for member in sorted({owner[step[1]] for step in plan if step[0] != "place"}):
+            self._settle(self.model[member])
+        expected: list[Expected] = []
+        placed: list[str] = []
+        for step in plan:
+            if step[0] == "place":
+                e = self._placed(*step[1:])
+                placed.append(e.body["data"]["order_id"])
+                expected.append(e)
+            elif step[0] == "cancel":
+                expected.append(self._cancelled(step[1]))
+            else:
+                expected.append(self._refunded(*step[1:]))
         self._send(expected)
         if any(e.status is None for e in expected):
             self._rollback(checkpoint)
@@ -691,7 +711,10 @@ class LedgerMachine(RuleBasedStateMachine):
                     now=self.now,
                 )
 
+        checkpoint = self._checkpoint()
+        self._settle(m)
         if self.terms.policy == "forbid" and -points > m.available:
+            self._rollback(checkpoint)
             before = self._state()
             with pytest.raises(InsufficientPoints):
                 call()
@@ -734,7 +757,10 @@ class LedgerMachine(RuleBasedStateMachine):
                     now=self.now,
                 )
 
+        checkpoint = self._checkpoint()
+        self._settle(m)
         if points > m.available:
+            self._rollback(checkpoint)
             before = self._state()
             with pytest.raises(InsufficientPoints):
                 call()
@@ -754,17 +780,22 @@ class LedgerMachine(RuleBasedStateMachine):
     def run_jobs(self) -> None:
         jobs.run_due(self.db, now=self.now)
         for m in self.model.values():
-            for lot in sorted(m.lots, key=lambda x: (x.earned_at, x.seq)):
-                due = lot.vests_at is not None and lot.vests_at <= self.now
-                if lot.state == "pending" and lot.remaining > 0 and due:
-                    lot.state = "available"
-                    m.pending -= lot.remaining
-                    self._credit(m, lot, lot.remaining)
-            for lot in m.open_lots("available"):
-                if lot.expires_at and lot.expires_at <= self.now:
-                    m.available -= lot.remaining
-                    m.flows["expire"] -= lot.remaining
-                    lot.remaining = 0
+            self._settle(m)
+
+    def _settle(self, m: ModelMember) -> None:
+        """What the jobs do, and every debit does first for its member: vest what is past its
+        return window, then expire what is past its date."""
+        for lot in sorted(m.lots, key=lambda x: (x.earned_at, x.seq)):
+            due = lot.vests_at is not None and lot.vests_at <= self.now
+            if lot.state == "pending" and lot.remaining > 0 and due:
+                lot.state = "available"
+                m.pending -= lot.remaining
+                self._credit(m, lot, lot.remaining)
+        for lot in m.open_lots("available"):
+            if lot.expires_at and lot.expires_at <= self.now:
+                m.available -= lot.remaining
+                m.flows["expire"] -= lot.remaining
+                lot.remaining = 0
 
     # -- invariants -----------------------------------------------------------------------
 

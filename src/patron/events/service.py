@@ -36,7 +36,7 @@ from patron.events.schemas import (
 from patron.flows import enrolment, orders
 from patron.flows.context import Applied, Ingestion
 from patron.kit.ids import uuid7
-from patron.ledger.engine import Terms
+from patron.ledger.engine import Terms, settle
 from patron.ledger.repository import Changes, ledger_ops, load_lots
 from patron.ledger.service import posting_out
 from patron.members import repository as member_repo
@@ -222,7 +222,8 @@ class EventService:
             for it in items
             if isinstance(it.event, OrderPlaced) and it.event.data.order_id in reversed_ids
         }
-        load_lots(session, tenant_id, [member_states[c].book for c in owners if c in member_states])
+        reversing = [member_states[c] for c in owners if c in member_states]
+        load_lots(session, tenant_id, [m.book for m in reversing])
 
         ctx = Ingestion(
             tenant_id=tenant_id,
@@ -233,6 +234,11 @@ class EventService:
             orders=known_orders,
             changes=Changes(),
         )
+        # Claw-backs are debits: bring those members' books to now first, as every debit does.
+        for state in reversing:
+            settled = settle(state.book, now=now, terms=ctx.terms)
+            if settled:
+                ctx.post(state, settled)
         for it in items:
             ctx.index, ctx.path = it.index, prefix[it.index]
             applied = self._dispatch(ctx, it.event, it.row_id)

@@ -96,26 +96,14 @@ class JobService:
         load_lots(session, tenant_id, list(books.values()))
         changes = Changes(books=books)
         for book in books.values():
-            for lot in sorted(book.open_lots(), key=lambda lot: lot.earned_at):
-                if (
-                    lot.state == "pending"
-                    and lot.vests_at
-                    and lot.vests_at <= now
-                    and lot.remaining > 0
-                ):
+            for posting in engine.settle(book, now=now, terms=terms):
+                changes.add(posting)
+                if posting.kind == "vest":
                     report.vested_lots += 1
-                    report.vested_points += lot.remaining
-                    changes.add(engine.vest(book, lot, now=now, terms=terms))
-            for lot in sorted(book.open_lots(), key=lambda lot: lot.earned_at):
-                if (
-                    lot.state == "available"
-                    and lot.expires_at
-                    and lot.expires_at <= now
-                    and lot.remaining > 0
-                ):
+                    report.vested_points += posting.detail["points"]
+                else:
                     report.expired_lots += 1
-                    report.expired_points += lot.remaining
-                    changes.add(engine.expire(book, lot, now=now, terms=terms))
+                    report.expired_points += -posting.points
         write_changes(session, tenant_id, changes)
         return report
 

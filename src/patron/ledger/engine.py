@@ -432,3 +432,23 @@ def expire(book: Book, lot: LotState, *, now: datetime, terms: Terms) -> Posting
     book.available -= points
     book.changed = True
     return posting
+
+
+def settle(book: Book, *, now: datetime, terms: Terms) -> list[PostingDraft]:
+    """Bring the book to `now`: vest pending lots whose return window has closed, then expire
+    available lots past their date. The scheduled jobs do this for everyone; every debit does
+    it first for its member, so expired points are never spent and vested ones never refused,
+    however late the jobs run."""
+    postings = []
+    for lot in sorted(book.open_lots(), key=lambda lot: lot.earned_at):
+        if lot.state == PENDING and lot.vests_at and lot.vests_at <= now and lot.remaining > 0:
+            postings.append(vest(book, lot, now=now, terms=terms))
+    for lot in sorted(book.open_lots(), key=lambda lot: lot.earned_at):
+        if (
+            lot.state == AVAILABLE
+            and lot.expires_at
+            and lot.expires_at <= now
+            and lot.remaining > 0
+        ):
+            postings.append(expire(book, lot, now=now, terms=terms))
+    return postings

@@ -104,11 +104,14 @@ class LedgerService:
             raise MemberSuspended(member.external_id)
         book = book_of(member)
         load_lots(session, tenant_id, [book])
+        terms = terms_of(program)
+        settled = engine.settle(book, now=now, terms=terms)
         expires_at = now + timedelta(days=program.expiry_days) if program.expiry_days else None
         posting = engine.adjust(
-            book, points, now=now, reason=reason, terms=terms_of(program), expires_at=expires_at
+            book, points, now=now, reason=reason, terms=terms, expires_at=expires_at
         )
-        write_changes(session, tenant_id, Changes(postings=[posting], books={book.member_id: book}))
+        changes = Changes(postings=[*settled, posting], books={book.member_id: book})
+        write_changes(session, tenant_id, changes)
         session.refresh(member)
         return posting
 

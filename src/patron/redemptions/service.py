@@ -61,11 +61,13 @@ class RedemptionService:
             raise MemberSuspended(member.external_id)
         book = book_of(member)
         load_lots(session, member.tenant_id, [book])
-        posting = engine.redeem(
-            book, data.points, now=now, reason=data.description, terms=terms_of(program)
-        )
+        terms = terms_of(program)
+        settled = engine.settle(book, now=now, terms=terms)
+        posting = engine.redeem(book, data.points, now=now, reason=data.description, terms=terms)
         write_changes(
-            session, member.tenant_id, Changes(postings=[posting], books={book.member_id: book})
+            session,
+            member.tenant_id,
+            Changes(postings=[*settled, posting], books={book.member_id: book}),
         )
         redemption = Redemption(
             tenant_id=member.tenant_id,
