@@ -25,6 +25,8 @@ class Violation:
 
 
 # Each query returns (tenant_id, subject, detail) for every row that breaks the invariant.
+# `{m}`, `{e}`...: the tenant filter on that alias (`{_}`: unqualified), filled in by _scoped,
+# inside the aggregates too, so checking one tenant reads only that tenant's rows.
 CHECKS: dict[str, str] = {
     "posting_balanced": """
         SELECT p.tenant_id, 'posting ' || CAST(p.id AS TEXT),
@@ -42,7 +44,7 @@ CHECKS: dict[str, str] = {
                || CAST(COALESCE(s.total, 0) AS TEXT)
         FROM members m LEFT JOIN (
             SELECT tenant_id, member_id, SUM(amount) AS total FROM entries
-            WHERE account = 'available' GROUP BY tenant_id, member_id) s
+            WHERE account = 'available' AND {_} GROUP BY tenant_id, member_id) s
           ON s.tenant_id = m.tenant_id AND s.member_id = m.id
         WHERE {m}
           AND m.points_available <> COALESCE(s.total, 0)
@@ -53,7 +55,7 @@ CHECKS: dict[str, str] = {
                || CAST(COALESCE(s.total, 0) AS TEXT)
         FROM members m LEFT JOIN (
             SELECT tenant_id, member_id, SUM(amount) AS total FROM entries
-            WHERE account = 'pending' GROUP BY tenant_id, member_id) s
+            WHERE account = 'pending' AND {_} GROUP BY tenant_id, member_id) s
           ON s.tenant_id = m.tenant_id AND s.member_id = m.id
         WHERE {m}
           AND m.points_pending <> COALESCE(s.total, 0)
@@ -65,7 +67,7 @@ CHECKS: dict[str, str] = {
         FROM members m LEFT JOIN (
             SELECT p.tenant_id, p.member_id, -SUM(e.amount) AS total
             FROM entries e JOIN postings p ON p.tenant_id = e.tenant_id AND p.id = e.posting_id
-            WHERE e.account = 'issued' GROUP BY p.tenant_id, p.member_id) s
+            WHERE e.account = 'issued' AND {e} GROUP BY p.tenant_id, p.member_id) s
           ON s.tenant_id = m.tenant_id AND s.member_id = m.id
         WHERE {m}
           AND m.points_lifetime <> COALESCE(s.total, 0)
@@ -76,7 +78,7 @@ CHECKS: dict[str, str] = {
                || ' but the available balance is ' || CAST(m.points_available AS TEXT)
         FROM members m LEFT JOIN (
             SELECT tenant_id, member_id, SUM(remaining) AS total FROM lots
-            WHERE state = 'available' GROUP BY tenant_id, member_id) l
+            WHERE state = 'available' AND {_} GROUP BY tenant_id, member_id) l
           ON l.tenant_id = m.tenant_id AND l.member_id = m.id
         WHERE {m}
           AND COALESCE(l.total, 0) <> CASE WHEN m.points_available > 0
@@ -88,7 +90,7 @@ CHECKS: dict[str, str] = {
                || ' but the pending balance is ' || CAST(m.points_pending AS TEXT)
         FROM members m LEFT JOIN (
             SELECT tenant_id, member_id, SUM(remaining) AS total FROM lots
-            WHERE state = 'pending' GROUP BY tenant_id, member_id) l
+            WHERE state = 'pending' AND {_} GROUP BY tenant_id, member_id) l
           ON l.tenant_id = m.tenant_id AND l.member_id = m.id
         WHERE {m}
           AND COALESCE(l.total, 0) <> m.points_pending
@@ -107,7 +109,7 @@ CHECKS: dict[str, str] = {
                || CAST(l.remaining AS TEXT)
         FROM lots l LEFT JOIN (
             SELECT tenant_id, lot_id, SUM(points) AS used FROM lot_uses
-            GROUP BY tenant_id, lot_id) u
+            WHERE {_} GROUP BY tenant_id, lot_id) u
           ON u.tenant_id = l.tenant_id AND u.lot_id = l.id
         WHERE {l}
           AND l.points - COALESCE(u.used, 0) <> l.remaining
