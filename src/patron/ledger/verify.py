@@ -25,6 +25,21 @@ class Violation:
 
 
 # Each query returns (tenant_id, subject, detail) for every row that breaks the invariant.
+def _cached_matches_entries(account: str) -> str:
+    """A member's cached balance of `account` equals the sum of its entries."""
+    return f"""
+        SELECT m.tenant_id, 'member ' || m.external_id,
+               'cached {account} ' || CAST(m.points_{account} AS TEXT) || ' but entries sum to '
+               || CAST(COALESCE(s.total, 0) AS TEXT)
+        FROM members m LEFT JOIN (
+            SELECT tenant_id, member_id, SUM(amount) AS total FROM entries
+            WHERE account = '{account}' AND {{_}} GROUP BY tenant_id, member_id) s
+          ON s.tenant_id = m.tenant_id AND s.member_id = m.id
+        WHERE {{m}}
+          AND m.points_{account} <> COALESCE(s.total, 0)
+    """
+
+
 # `{m}`, `{e}`...: the tenant filter on that alias (`{_}`: unqualified), filled in by _scoped,
 # inside the aggregates too, so checking one tenant reads only that tenant's rows.
 CHECKS: dict[str, str] = {
@@ -38,28 +53,8 @@ CHECKS: dict[str, str] = {
         GROUP BY p.tenant_id, p.id
         HAVING COALESCE(SUM(e.amount), 0) <> 0 OR COUNT(e.id) < 2
     """,
-    "available_matches_entries": """
-        SELECT m.tenant_id, 'member ' || m.external_id,
-               'cached available ' || CAST(m.points_available AS TEXT) || ' but entries sum to '
-               || CAST(COALESCE(s.total, 0) AS TEXT)
-        FROM members m LEFT JOIN (
-            SELECT tenant_id, member_id, SUM(amount) AS total FROM entries
-            WHERE account = 'available' AND {_} GROUP BY tenant_id, member_id) s
-          ON s.tenant_id = m.tenant_id AND s.member_id = m.id
-        WHERE {m}
-          AND m.points_available <> COALESCE(s.total, 0)
-    """,
-    "pending_matches_entries": """
-        SELECT m.tenant_id, 'member ' || m.external_id,
-               'cached pending ' || CAST(m.points_pending AS TEXT) || ' but entries sum to '
-               || CAST(COALESCE(s.total, 0) AS TEXT)
-        FROM members m LEFT JOIN (
-            SELECT tenant_id, member_id, SUM(amount) AS total FROM entries
-            WHERE account = 'pending' AND {_} GROUP BY tenant_id, member_id) s
-          ON s.tenant_id = m.tenant_id AND s.member_id = m.id
-        WHERE {m}
-          AND m.points_pending <> COALESCE(s.total, 0)
-    """,
+    "available_matches_entries": _cached_matches_entries("available"),
+    "pending_matches_entries": _cached_matches_entries("pending"),
     "lifetime_matches_entries": """
         SELECT m.tenant_id, 'member ' || m.external_id,
                'cached lifetime ' || CAST(m.points_lifetime AS TEXT) || ' but issued entries say '
