@@ -21,7 +21,9 @@ def get_database(request: Request) -> Database:
     return db
 
 
-def get_clock(request: Request) -> Clock:
+# Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the
+# thread pool, and each hop there costs more than the work.
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -44,7 +46,7 @@ def _principal(request: Request, session: SessionDep) -> Principal:
 
 
 def require(scope: str) -> Callable[..., Principal]:
-    def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         if scope not in principal.scopes:
             raise Forbidden(f"this API key lacks the `{scope}` scope")
         return principal

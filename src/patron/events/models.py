@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base, TenantScoped
@@ -14,7 +14,6 @@ class Event(TenantScoped, Base):
 
     __tablename__ = "events"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id"], ["tenants.tenant_id"]),
         Index("uq_events_tenant_id_external_id", "tenant_id", "external_id", unique=True),
     )
 

@@ -1,7 +1,7 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKeyConstraint, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base, Points, TenantScoped
@@ -18,7 +18,6 @@ class Member(TenantScoped, Base):
 
     __tablename__ = "members"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id"], ["tenants.tenant_id"]),
         Index("uq_members_tenant_id_external_id", "tenant_id", "external_id", unique=True),
         Index("ix_members_tenant_id_email_key", "tenant_id", "email_key"),
     )

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKeyConstraint, Index, String
+from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from patron.db.base import Base, Points, TenantScoped
@@ -13,7 +13,6 @@ class Order(TenantScoped, Base):
 
     __tablename__ = "orders"
     __table_args__ = (
-        ForeignKeyConstraint(["tenant_id", "member_id"], ["members.tenant_id", "members.id"]),
         Index("uq_orders_tenant_id_order_id", "tenant_id", "order_id", unique=True),
         Index("ix_orders_tenant_id_member_id", "tenant_id", "member_id"),
     )
