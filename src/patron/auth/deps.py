@@ -4,7 +4,7 @@ The session dependency uses `scope="function"`, so the transaction commits befor
 response is sent: a client never sees success for a commit that failed.
 """
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -45,7 +45,7 @@ def _principal(request: Request, session: SessionDep) -> Principal:
     return auth.authenticate(session, secret=secret.strip())
 
 
-def require(scope: str) -> Callable[..., Principal]:
+def require(scope: str) -> Callable[..., Awaitable[Principal]]:
     async def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         if scope not in principal.scopes:
             raise Forbidden(f"this API key lacks the `{scope}` scope")

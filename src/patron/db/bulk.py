@@ -90,6 +90,7 @@ def _postgres(session: Session, ops: list[Op]) -> None:
     # A raw cursor takes $n placeholders as they are: psycopg does not re-parse a statement
     # this long on every call (it caches only short ones).
     driver = session.connection().connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
     with psycopg.RawCursor(driver) as cursor:
         cursor.execute(statement, params)
         row = cursor.fetchone()
