@@ -1,10 +1,11 @@
 import uuid
 from collections.abc import Iterable, Sequence
+from functools import cache
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Executable, String, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from patron.db import bulk
 from patron.db.bulk import Op
 from patron.ledger.engine import Book
 from patron.members.models import Member
@@ -84,12 +85,8 @@ def lock_states(
     wanted = sorted(set(external_ids))
     if not wanted:
         return {}
-    stmt = (
-        select(*_STATE_COLUMNS)
-        .where(Member.tenant_id == tenant_id, bulk.one_of(session, Member.external_id, wanted))
-        .order_by(Member.external_id)
-        .with_for_update()
-    )
+    stmt = _lock_states_statement(session.get_bind().dialect.name)
+    params = {"tenant": tenant_id, "ids": wanted}
     return {
         row.external_id: MemberState(
             id=row.id,
@@ -106,8 +103,23 @@ def lock_states(
             first_order_at=row.first_order_at,
             last_order_at=row.last_order_at,
         )
-        for row in session.connection().execute(stmt)
+        for row in session.connection().execute(stmt, params)
     }
+
+
+@cache
+def _lock_states_statement(dialect: str) -> Executable:
+    """Built once per dialect: it runs for every event, and building the expression costs
+    more than running it."""
+    match: ColumnElement[bool] = Member.external_id.in_(bindparam("ids", expanding=True))
+    if dialect == "postgresql":  # one array parameter, whatever the number of ids
+        match = Member.external_id == any_(bindparam("ids", type_=ARRAY(String)))
+    return (
+        select(*_STATE_COLUMNS)
+        .where(Member.tenant_id == bindparam("tenant"), match)
+        .order_by(Member.external_id)
+        .with_for_update()
+    )
 
 
 def states_op(tenant_id: uuid.UUID, states: Iterable[MemberState]) -> Op:
