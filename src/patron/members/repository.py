@@ -1,5 +1,5 @@
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import cache
 
 from sqlalchemy import ColumnElement, Executable, String, any_, bindparam, or_, select
@@ -19,23 +19,6 @@ def get_by_external_id(
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return session.execute(stmt).scalar_one_or_none()
-
-
-def lock_many(
-    session: Session, tenant_id: uuid.UUID, external_ids: Sequence[str]
-) -> dict[str, Member]:
-    """Lock the members' rows in external-id order (one order for every caller, so two
-    batches cannot deadlock) and return them by external id."""
-    if not external_ids:
-        return {}
-    stmt = (
-        select(Member)
-        .where(Member.tenant_id == tenant_id, Member.external_id.in_(sorted(set(external_ids))))
-        .order_by(Member.external_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return {m.external_id: m for m in session.execute(stmt).scalars()}
 
 
 def search(
