@@ -267,3 +267,27 @@ class TestJobsRun:
 
         again = patron(database_url, "jobs", "run")
         assert text(again) == "vested 0 points in 0 lots; expired 0 points in 0 lots"
+
+    def test_now_runs_the_jobs_as_of_another_time(
+        self, database_url: str, db: Database, base_url: str, clock: FrozenClock
+    ) -> None:
+        """Only what is due by `--now` moves: a window that closes after it stays pending."""
+        shop = create_shop(db, now=clock.now(), program={"pending_days": 14})
+        with api(base_url, shop.key) as client:
+            r = client.post("/v1/events", json=order_placed("c1", "o-1", "30.00", at=clock.now()))
+            assert r.status_code == 201, r.text
+        before_window = (clock.now() + timedelta(days=13)).strftime("%Y-%m-%dT%H:%M:%S")
+        after_window = (clock.now() + timedelta(days=15)).strftime("%Y-%m-%dT%H:%M:%S")
+
+        assert patron(database_url, "jobs", "run", "--now", before_window).exit_code == 0
+        with api(base_url, shop.key) as client:
+            assert client.get("/v1/members/c1").json()["points"]["pending"] == 30
+        assert patron(database_url, "jobs", "run", "--now", after_window).exit_code == 0
+        with api(base_url, shop.key) as client:
+            points = client.get("/v1/members/c1").json()["points"]
+            assert (points["available"], points["pending"]) == (30, 0)
+        assert violations(db, shop) == []
+
+    def test_a_malformed_now_is_refused(self, database_url: str) -> None:
+        result = patron(database_url, "jobs", "run", "--now", "yesterday")
+        assert result.exit_code == 2 and "--now" in result.output

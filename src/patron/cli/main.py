@@ -1,6 +1,7 @@
 """`patron`: demo, serve, migrate, tenants, keys, jobs, verify-ledger."""
 
 import logging
+from datetime import UTC, datetime
 
 import typer
 
@@ -66,11 +67,21 @@ def serve(
 
 
 @jobs_app.command("run")
-def jobs_run(database_url: str | None = DbOption) -> None:
-    """Vest and expire everything due now, then exit."""
+def jobs_run(
+    at: datetime | None = typer.Option(
+        None,
+        "--now",
+        help="Run as of this UTC time instead of the clock (ISO 8601), e.g. to "
+        "catch up after an outage or to rehearse a date.",
+        formats=["%Y-%m-%dT%H:%M:%S"],
+    ),
+    database_url: str | None = DbOption,
+) -> None:
+    """Vest and expire everything due, then exit."""
     from patron.jobs.service import jobs
 
-    report = jobs.run_due(database(database_url), now=now())
+    when = at.replace(tzinfo=UTC) if at else now()
+    report = jobs.run_due(database(database_url), now=when)
     console.print(
         f"vested {report.vested_points} points in {report.vested_lots} lots; "
         f"expired {report.expired_points} points in {report.expired_lots} lots"

@@ -1,4 +1,5 @@
 import typer
+from rich.markup import escape
 
 from patron.auth.service import auth
 from patron.cli.common import DbOption, console, database, fail, now
@@ -16,7 +17,7 @@ def create(name: str, database_url: str | None = DbOption) -> None:
             tenant = auth.create_tenant(session, name=name, now=now())
     except PatronError as exc:
         raise fail(exc) from None
-    console.print(f"created tenant [bold]{tenant.name}[/bold] ({tenant.tenant_id})")
+    console.print(f"created tenant [bold]{escape(tenant.name)}[/bold] ({tenant.tenant_id})")
 
 
 @app.command("list")
@@ -25,4 +26,4 @@ def list_(database_url: str | None = DbOption) -> None:
     with database(database_url).unit_of_work() as session:
         for tenant in auth.list_tenants(session):
             version = tenant.program_version or "-"
-            console.print(f"{tenant.name}\t{tenant.tenant_id}\tprogram v{version}")
+            console.print(f"{escape(tenant.name)}\t{tenant.tenant_id}\tprogram v{version}")
