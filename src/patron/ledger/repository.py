@@ -78,6 +78,15 @@ def book_of(member: Member) -> Book:
     )
 
 
+def balance_columns(book: Book) -> dict[str, int]:
+    """The member-row columns that cache the book's balances."""
+    return {
+        "points_available": book.available,
+        "points_pending": book.pending,
+        "points_lifetime": book.lifetime,
+    }
+
+
 def ledger_ops(tenant_id: uuid.UUID, changes: Changes, *, update_members: bool = True) -> list[Op]:
     """The writes that persist `changes`: postings, lots (new and touched), lot uses,
     entries and, unless the caller writes the member rows itself, member balances. Resets
@@ -170,13 +179,7 @@ def ledger_ops(tenant_id: uuid.UUID, changes: Changes, *, update_members: bool =
                 "update",
                 Member.__table__,
                 [
-                    dict(
-                        tenant_id=tenant_id,
-                        id=b.member_id,
-                        points_available=b.available,
-                        points_pending=b.pending,
-                        points_lifetime=b.lifetime,
-                    )
+                    dict(tenant_id=tenant_id, id=b.member_id, **balance_columns(b))
                     for b in books
                     if b.changed
                 ],

@@ -94,8 +94,9 @@ class LedgerService:
         points: int,
         reason: str,
         now: datetime,
-    ) -> engine.PostingDraft:
-        """`member` must be locked by the caller."""
+    ) -> tuple[engine.PostingDraft, engine.Book]:
+        """`member` must be locked by the caller. Returns the posting and the member's book
+        after it (the member row itself is not reloaded)."""
         if points == 0 or abs(points) > MAX_ADJUSTMENT:
             raise InvalidInput(
                 f"points must be non-zero and at most {MAX_ADJUSTMENT:,} either way", field="points"
@@ -112,8 +113,7 @@ class LedgerService:
         )
         changes = Changes(postings=[*settled, posting], books={book.member_id: book})
         write_changes(session, tenant_id, changes)
-        session.refresh(member)
-        return posting
+        return posting, book
 
 
 ledger = LedgerService()

@@ -2,6 +2,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from sqlalchemy.orm import Session
 
 from patron.auth.deps import ClockDep, SessionDep, require
 from patron.auth.scopes import MEMBERS_READ, MEMBERS_WRITE, POINTS_WRITE
@@ -24,16 +25,15 @@ ExternalId = Annotated[
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
 
 
-def _currency(session: Any, principal: Principal) -> str | None:
+def _program(session: Session, principal: Principal) -> Program:
+    return programs.get(session, tenant_id=principal.tenant_id, version=principal.program_version)
+
+
+def _currency(session: Session, principal: Principal) -> str | None:
+    """Member stats are shown in the program's currency, if the shop has published one."""
     if principal.program_version is None:
         return None
-    return programs.get(
-        session, tenant_id=principal.tenant_id, version=principal.program_version
-    ).currency
-
-
-def _program(session: Any, principal: Principal) -> Program:
-    return programs.get(session, tenant_id=principal.tenant_id, version=principal.program_version)
+    return _program(session, principal).currency
 
 
 @router.put(
@@ -147,7 +147,7 @@ def post_adjustment(
     member = members.get_by_external_id(
         session, tenant_id=principal.tenant_id, external_id=external_id, lock=True
     )
-    posting = ledger.adjust(
+    posting, book = ledger.adjust(
         session,
         tenant_id=principal.tenant_id,
         member=member,
@@ -158,8 +158,8 @@ def post_adjustment(
     )
     return {
         "transaction": posting_out(posting),
-        "available": max(member.points_available, 0),
-        "debt": max(-member.points_available, 0),
+        "available": max(book.available, 0),
+        "debt": max(-book.available, 0),
     }
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from patron.db.bulk import Op
 from patron.ledger.engine import Book
+from patron.ledger.repository import balance_columns
 from patron.members.models import Member
 from patron.members.state import MemberState
 
@@ -114,9 +115,7 @@ def states_op(tenant_id: uuid.UUID, states: Iterable[MemberState]) -> Op:
                 dict(
                     tenant_id=tenant_id,
                     id=m.id,
-                    points_available=m.book.available,
-                    points_pending=m.book.pending,
-                    points_lifetime=m.book.lifetime,
+                    **balance_columns(m.book),
                     orders_count=m.orders_count,
                     total_spent=m.total_spent,
                     first_order_at=m.first_order_at,
