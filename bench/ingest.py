@@ -8,7 +8,7 @@ the CPU the client itself used, and, with --pid, the server's RSS across the run
 It starts no server. See bench/README.md for how to start one and what each figure means.
 
 Example:
-    /tmp/venv/bin/python bench/ingest.py --key "$PATRON_API_KEY" --mode both \
+    python bench/ingest.py --key "$PATRON_API_KEY" --mode both \
         --duration 30 --label postgresql --pid "$(pgrep -of 'patron serve')"
 """
 

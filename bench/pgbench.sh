@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The PostgreSQL ceiling Patron's ingest figures are compared against (see
-# /work/shared/PERFORMANCE.md, bench/README.md): TPC-B-like pgbench on a scratch database.
+# The PostgreSQL ceiling Patron's ingest figures are compared against (see bench/README.md):
+# TPC-B-like pgbench on a scratch database.
 #
 #   pgbench -i -s 10, then pgbench -c 8 -j 2 -T 30, on database pgbench_ceiling, dropped after.
 #

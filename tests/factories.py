@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from patron.auth.service import auth
+from patron.checks import verify_all as verify
 from patron.db.session import Database
-from patron.ledger.verify import Violation, verify
+from patron.ledger.verify import Violation
 from patron.programs.schemas import ProgramDocument
 from patron.programs.service import programs
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -16,9 +17,12 @@ from patron.api import router
 from patron.config import Settings, get_settings
 from patron.db.session import Database
 from patron.errors import PatronError
-from patron.events.schemas import EVENT_TYPES
+from patron.ingest.api import body_schemas
+from patron.ingest.registry import registry
 from patron.kit.clock import Clock, SystemClock
 from patron.kit.responses import ProblemResponse
+from patron.ledger.tasks import run_periodically
+from patron.programs.service import programs
 
 log = logging.getLogger("patron")
 
@@ -44,7 +48,8 @@ def _field(loc: tuple[Any, ...], error_type: str) -> str:
     (`limit`, `Idempotency-Key`), the same way PatronErrors name it."""
     if loc and loc[0] in ("body", "query", "header", "path", "cookie"):
         loc = loc[1:]
-    parts = [str(p) for p in loc if p not in EVENT_TYPES]
+    tags = registry.event_types()
+    parts = [str(p) for p in loc if p not in tags]
     if error_type in ("union_tag_invalid", "union_tag_not_found"):
         parts.append("type")
     return ".".join(parts) or "body"
@@ -110,11 +115,9 @@ def create_app(
         stop = threading.Event()
         scheduler = None
         if interval > 0:
-            from patron.jobs.service import run_periodically
-
             scheduler = threading.Thread(
                 target=run_periodically,
-                args=(db, app.state.clock, interval, stop),
+                args=(db, app.state.clock, interval, stop, programs.terms_for),
                 name="patron-jobs",
                 daemon=True,
             )
@@ -138,6 +141,23 @@ def create_app(
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
     app.include_router(router)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, body in body_schemas().items():
+                components.update(body.pop("$defs", {}))
+                components[name] = body
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:

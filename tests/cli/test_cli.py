@@ -22,6 +22,7 @@ from patron.cli.main import app
 from patron.db.models import metadata
 from patron.db.session import Database
 from patron.kit.clock import FrozenClock
+from patron.ledger.models import Balance
 from patron.members.models import Member
 from tests.factories import Shop, create_shop, order_placed, violations
 
@@ -206,32 +207,40 @@ class TestVerifyLedger:
     @pytest.fixture
     def corrupted(
         self, db: Database, shop: Shop, client: httpx.Client, clock: FrozenClock
-    ) -> Iterator[Shop]:
-        """`shop` with cust-1's cached available balance off by 7, restored afterwards."""
+    ) -> Iterator[tuple[Shop, uuid.UUID]]:
+        """`shop` with cust-1's cached available balance off by 7, restored afterwards, and
+        cust-1's points wallet (the member's id)."""
         r = client.post("/v1/events", json=order_placed("cust-1", "o-1", "42.00", at=clock.now()))
         assert r.status_code == 201, r.text
-        member = (Member.tenant_id == shop.tenant_id) & (Member.external_id == "cust-1")
         with db.unit_of_work() as session:
-            session.execute(
-                update(Member).where(member).values(points_available=Member.points_available + 7)
-            )
+            member_id = session.execute(
+                select(Member.id).where(
+                    Member.tenant_id == shop.tenant_id, Member.external_id == "cust-1"
+                )
+            ).scalar_one()
+        wallet = (Balance.tenant_id == shop.tenant_id) & (Balance.wallet_id == member_id)
+        with db.unit_of_work() as session:
+            session.execute(update(Balance).where(wallet).values(available=Balance.available + 7))
         try:
-            yield shop
+            yield shop, member_id
         finally:
             with db.unit_of_work() as session:
                 session.execute(
-                    update(Member)
-                    .where(member)
-                    .values(points_available=Member.points_available - 7)
+                    update(Balance).where(wallet).values(available=Balance.available - 7)
                 )
             assert violations(db, shop) == []
 
-    def test_exits_1_naming_a_corrupted_balance(self, database_url: str, corrupted: Shop) -> None:
+    def test_exits_1_naming_a_corrupted_balance(
+        self, database_url: str, corrupted: tuple[Shop, uuid.UUID]
+    ) -> None:
+        shop, wallet_id = corrupted
+        # SQLite keeps uuids as 32 hex digits, and the check prints what is stored.
+        wallet = wallet_id.hex if database_url.startswith("sqlite") else str(wallet_id)
         result = patron(database_url, "verify-ledger")
         assert result.exit_code == 1, result.output
         output = text(result)
         assert "available_matches_entries" in output
-        assert f"tenant {corrupted.tenant_id} member cust-1" in output
+        assert f"tenant {shop.tenant_id} wallet {wallet} (points)" in output
         assert "cached available 49 but entries sum to 42" in output
 
 

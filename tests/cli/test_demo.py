@@ -27,8 +27,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from patron import demo as shop
-from patron.events.schemas import MemberEnrolled, OrderPlaced, OrderRefunded
+from patron.cli import demo_shop as shop
+from patron.members.schemas import MemberEnrolled
+from patron.orders.schemas import OrderPlaced, OrderRefunded
 
 MEMBERS = 40
 SEED = 7

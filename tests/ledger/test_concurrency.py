@@ -21,10 +21,11 @@ from sqlalchemy import func, select
 
 from patron.db.session import Database
 from patron.events.models import Event
-from patron.jobs.service import jobs
 from patron.kit.clock import FrozenClock
 from patron.ledger.models import Entry, Posting
+from patron.ledger.tasks import tasks
 from patron.orders.models import Order
+from patron.programs.service import programs
 from tests.factories import Shop, create_shop, order_placed, order_refunded, violations
 
 T = TypeVar("T")
@@ -398,7 +399,7 @@ class TestEverythingAtOnce:
 
             def call(c: httpx.Client, i: int) -> httpx.Response | None:
                 if (item := work[i]) is None:
-                    jobs.run_due(db, now=clock.now(), chunk=1)
+                    tasks.run_due(db, now=clock.now(), terms_for=programs.terms_for, chunk=1)
                     return None
                 path, body, key = item
                 return c.post(path, json=body, headers={"Idempotency-Key": key} if key else {})
@@ -418,7 +419,7 @@ class TestEverythingAtOnce:
                 assert response.status_code in allowed, response.text
                 if response.status_code == 409:
                     assert response.json()["title"] == "Insufficient points"
-            jobs.run_due(db, now=clock.now())
+            tasks.run_due(db, now=clock.now(), terms_for=programs.terms_for)
             points = member(client, "racer")["points"]
             assert points["pending"] == 0
             assert points["lifetime_earned"] == 300 - 4 * 30

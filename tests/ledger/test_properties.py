@@ -40,16 +40,17 @@ from hypothesis.stateful import (
 from pydantic import TypeAdapter
 from sqlalchemy import func, select
 
+import patron.handlers  # noqa: F401
+from patron.checks import verify_all as verify
 from patron.db.session import Database
 from patron.errors import InvalidInput
-from patron.events.schemas import EventIn
-from patron.events.service import events
-from patron.jobs.service import jobs
+from patron.ingest.pipeline import pipeline
+from patron.ingest.registry import registry
 from patron.ledger import engine
 from patron.ledger.errors import InsufficientPoints
-from patron.ledger.models import Entry, Lot, Posting
+from patron.ledger.models import Balance, Entry, Lot, Posting
 from patron.ledger.service import ledger
-from patron.ledger.verify import verify
+from patron.ledger.tasks import tasks
 from patron.members.models import Member
 from patron.members.service import members
 from patron.orders.models import Order
@@ -61,7 +62,7 @@ from tests.factories import Shop, create_shop
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MEMBERS = ("m0", "m1", "m2")
 _event_ids = itertools.count(1)
-parse_event: TypeAdapter[Any] = TypeAdapter(EventIn)
+parse_event: TypeAdapter[Any] = registry.adapter()
 
 
 # -- the pure engine ------------------------------------------------------------------------
@@ -73,7 +74,9 @@ class BookMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.book = engine.Book(member_id=uuid.uuid4(), available=0, pending=0, lifetime=0)
+        self.book = engine.Book(
+            wallet_id=uuid.uuid4(), asset="points", available=0, pending=0, lifetime=0
+        )
         self.book.lots = []
         self.terms = engine.Terms(1, "forbid", None)
         self.now = T0
@@ -95,7 +98,7 @@ class BookMachine(RuleBasedStateMachine):
                 assert points > 0, posting
                 self.used[lot_id] += points
             self.entries += posting.entries
-            self.flows[posting.kind] += posting.points
+            self.flows[posting.kind] += posting.amount
         for lot in self.book.created:
             self.lots[lot.id] = lot
         self.book.created = []
@@ -212,8 +215,8 @@ class BookMachine(RuleBasedStateMachine):
     @invariant()
     def lot_uses_match_lot_decrements(self) -> None:
         for lot in self.lots.values():
-            assert 0 <= lot.remaining <= lot.points
-            assert lot.points - self.used[lot.id] == lot.remaining
+            assert 0 <= lot.remaining <= lot.amount
+            assert lot.amount - self.used[lot.id] == lot.remaining
         assert {x.id for x in self.book.open_lots()} == {
             x.id for x in self.lots.values() if x.remaining > 0
         }
@@ -377,7 +380,7 @@ class LedgerMachine(RuleBasedStateMachine):
             program = programs.get(
                 session, tenant_id=self.shop.tenant_id, version=self.shop.program_version
             )
-            return events.ingest(
+            return pipeline.ingest(
                 session,
                 tenant_id=self.shop.tenant_id,
                 program=program,
@@ -463,14 +466,14 @@ class LedgerMachine(RuleBasedStateMachine):
             if check:
                 assert verify(session, tenant) == []
             balances = {
-                r.external_id: (r.points_available, r.points_pending, r.points_lifetime)
+                r.external_id: (r.available, r.pending, r.lifetime)
                 for r in session.execute(
-                    select(
-                        Member.external_id,
-                        Member.points_available,
-                        Member.points_pending,
-                        Member.points_lifetime,
-                    ).where(Member.tenant_id == tenant)
+                    select(Member.external_id, Balance.available, Balance.pending, Balance.lifetime)
+                    .join(
+                        Balance,
+                        (Balance.tenant_id == Member.tenant_id) & (Balance.wallet_id == Member.id),
+                    )
+                    .where(Member.tenant_id == tenant)
                 )
             }
             lots = {
@@ -478,7 +481,7 @@ class LedgerMachine(RuleBasedStateMachine):
                 for r in session.execute(
                     select(Member.external_id, Lot.state, Lot.expires_at, func.sum(Lot.remaining))
                     .join(
-                        Member, (Member.tenant_id == Lot.tenant_id) & (Member.id == Lot.member_id)
+                        Member, (Member.tenant_id == Lot.tenant_id) & (Member.id == Lot.wallet_id)
                     )
                     .where(Lot.tenant_id == tenant, Lot.remaining > 0)
                     .group_by(Member.external_id, Lot.state, Lot.expires_at)
@@ -487,10 +490,10 @@ class LedgerMachine(RuleBasedStateMachine):
             flows = {
                 (r[0], r[1]): int(r[2])
                 for r in session.execute(
-                    select(Member.external_id, Posting.kind, func.sum(Posting.points))
+                    select(Member.external_id, Posting.kind, func.sum(Posting.amount))
                     .join(
                         Member,
-                        (Member.tenant_id == Posting.tenant_id) & (Member.id == Posting.member_id),
+                        (Member.tenant_id == Posting.tenant_id) & (Member.id == Posting.wallet_id),
                     )
                     .where(Posting.tenant_id == tenant)
                     .group_by(Member.external_id, Posting.kind)
@@ -704,10 +707,10 @@ class LedgerMachine(RuleBasedStateMachine):
                 ledger.adjust(
                     session,
                     tenant_id=self.shop.tenant_id,
-                    member=row,
-                    program=program,
-                    points=points,
+                    wallet_id=row.id,
+                    amount=points,
                     reason="support",
+                    terms=program.terms,
                     now=self.now,
                 )
 
@@ -778,7 +781,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule()
     def run_jobs(self) -> None:
-        jobs.run_due(self.db, now=self.now)
+        tasks.run_due(self.db, now=self.now, terms_for=programs.terms_for)
         for m in self.model.values():
             self._settle(m)
 

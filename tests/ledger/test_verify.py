@@ -20,8 +20,9 @@ def test_an_entry_whose_posting_is_missing_is_reported(db: Database, shop: Shop)
                 tenant_id=shop.tenant_id,
                 id=stray,
                 posting_id=uuid.uuid4(),
-                member_id=None,
+                wallet_id=None,
                 account="issued",
+                asset="points",
                 amount=0,
             )
         )
@@ -36,20 +37,20 @@ def test_an_entry_whose_posting_is_missing_is_reported(db: Database, shop: Shop)
     assert violations(db, shop) == []
 
 
-def test_a_lot_whose_member_is_missing_is_reported(
+def test_a_lot_whose_wallet_is_missing_is_reported(
     db: Database, shop: Shop, client: httpx.Client, clock: FrozenClock
 ) -> None:
     client.post("/v1/events", json=order_placed("c1", "o1", "10", at=clock.now()))
     with db.unit_of_work() as s:
         lot = s.query(Lot).filter(Lot.tenant_id == shop.tenant_id).one()
-        real_member = lot.member_id
-        lot.member_id = uuid.uuid4()
+        real_wallet = lot.wallet_id
+        lot.wallet_id = uuid.uuid4()
     try:
         checks = {v.check for v in violations(db, shop)}
         assert "references_exist" in checks
     finally:
         with db.unit_of_work() as s:
             s.query(Lot).filter(Lot.tenant_id == shop.tenant_id).update(
-                {Lot.member_id: real_member}
+                {Lot.wallet_id: real_wallet}
             )
     assert violations(db, shop) == []

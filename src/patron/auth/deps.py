@@ -1,24 +1,15 @@
-"""Request dependencies: one unit of work per request, and the authenticated principal.
+"""Request dependencies: the clock and the authenticated principal."""
 
-The session dependency uses `scope="function"`, so the transaction commits before the
-response is sent: a client never sees success for a commit that failed.
-"""
-
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from patron.auth.service import Principal, auth
-from patron.db.session import Database
+from patron.db.session import SessionDep
 from patron.errors import Forbidden, Unauthorized
 from patron.kit.clock import Clock
-
-
-def get_database(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
 
 
 # Dependencies that do no I/O are `async def`: FastAPI runs a plain `def` dependency in the
@@ -28,21 +19,24 @@ async def get_clock(request: Request) -> Clock:
     return clock
 
 
-def _session(request: Request) -> Iterator[Session]:
-    with get_database(request).unit_of_work() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(_session, scope="function")]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 
 
-def _principal(request: Request, session: SessionDep) -> Principal:
+def authenticate(request: Request, session: Session, scope: str | None = None) -> Principal:
+    """The principal of the request's bearer key, which must carry `scope`. For endpoints
+    that run their own units of work; the others depend on `require(scope)`."""
     header = request.headers.get("authorization", "")
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthorized("send the API key as `Authorization: Bearer <key>`")
-    return auth.authenticate(session, secret=secret.strip())
+    principal = auth.authenticate(session, secret=secret.strip())
+    if scope is not None and scope not in principal.scopes:
+        raise Forbidden(f"this API key lacks the `{scope}` scope")
+    return principal
+
+
+def _principal(request: Request, session: SessionDep) -> Principal:
+    return authenticate(request, session)
 
 
 def require(scope: str) -> Callable[..., Awaitable[Principal]]:

@@ -23,18 +23,20 @@ from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from patron import demo as shop
 from patron.auth.models import Tenant
 from patron.auth.service import auth
+from patron.checks import verify_all as verify
+from patron.cli import demo_shop as shop
 from patron.cli.common import console, err_console, now
 from patron.db import migrate as migrations
 from patron.db.session import Database
-from patron.events.service import AnyEvent, events
-from patron.jobs.service import jobs
+from patron.events.schemas import EventBase
+from patron.ingest.pipeline import pipeline
 from patron.kit.clock import FrozenClock
-from patron.ledger.models import Posting
+from patron.ledger.models import Balance, Posting
 from patron.ledger.service import ledger
-from patron.ledger.verify import Violation, verify
+from patron.ledger.tasks import tasks
+from patron.ledger.verify import Violation
 from patron.members.errors import MemberNotFound
 from patron.members.models import Member
 from patron.members.service import members
@@ -80,8 +82,12 @@ def demo(
             _, key = auth.create_key(session, tenant_id=tenant_id, name="demo", now=now())
             customer = session.execute(
                 select(Member.external_id)
+                .join(
+                    Balance,
+                    (Balance.tenant_id == Member.tenant_id) & (Balance.wallet_id == Member.id),
+                )
                 .where(Member.tenant_id == tenant_id)
-                .order_by(Member.points_available.desc(), Member.external_id)
+                .order_by(Balance.available.desc(), Member.external_id)
                 .limit(1)
             ).scalar_one_or_none()
     finally:
@@ -127,7 +133,7 @@ def _build(db: Database, *, members_count: int, seed: int) -> uuid.UUID:
     tally = _Tally()
     # Events and actions in one time line: runs of events within BATCH_WINDOW are batches,
     # each action happens at its own time, and the jobs run at the end of every day.
-    timeline: list[AnyEvent | shop.Action] = sorted(
+    timeline: list[EventBase | shop.Action] = sorted(
         [*plan.events, *plan.actions], key=lambda item: _when(item)
     )
     done = 0
@@ -143,7 +149,7 @@ def _build(db: Database, *, members_count: int, seed: int) -> uuid.UUID:
         task = progress.add_task("", total=shop.DAYS, events=0)
         for day in range(1, shop.DAYS + 1):
             step = min(plan.start + timedelta(days=day), plan.end)
-            batch: list[AnyEvent] = []
+            batch: list[EventBase] = []
             while done < len(timeline) and _when(timeline[done]) <= step:
                 item = timeline[done]
                 done += 1
@@ -159,7 +165,7 @@ def _build(db: Database, *, members_count: int, seed: int) -> uuid.UUID:
                         _ingest(db, tenant_id, program, clock, batch, tally)
             _ingest(db, tenant_id, program, clock, batch, tally)
             clock.set(step)
-            jobs.run_due(db, now=clock.now())
+            tasks.run_due(db, now=clock.now(), terms_for=programs.terms_for)
             progress.update(task, advance=1, description=f"{step:%B %Y}", events=tally.events)
     console.print(
         f"built shop [bold]{shop.TENANT}[/bold]: {members_count} customers, {tally.events} events, "
@@ -169,7 +175,7 @@ def _build(db: Database, *, members_count: int, seed: int) -> uuid.UUID:
     return tenant_id
 
 
-def _when(item: AnyEvent | shop.Action) -> datetime:
+def _when(item: EventBase | shop.Action) -> datetime:
     return item.at if isinstance(item, shop.Adjustment | shop.Redemption) else item.occurred_at
 
 
@@ -178,7 +184,7 @@ def _ingest(
     tenant_id: uuid.UUID,
     program: Program,
     clock: FrozenClock,
-    batch: list[AnyEvent],
+    batch: list[EventBase],
     tally: _Tally,
 ) -> None:
     """Send the batch through the ingestion service, as POST /v1/events/batch would, and
@@ -187,7 +193,9 @@ def _ingest(
         return
     clock.set(batch[-1].occurred_at)
     with db.unit_of_work() as session:
-        events.ingest(session, tenant_id=tenant_id, program=program, events=batch, now=clock.now())
+        pipeline.ingest(
+            session, tenant_id=tenant_id, program=program, events=batch, now=clock.now()
+        )
     tally.events += len(batch)
     batch.clear()
 
@@ -208,7 +216,9 @@ def _act(
             member = members.get_by_external_id(
                 session, tenant_id=tenant_id, external_id=action.customer, lock=True
             )
-            available = max(member.points_available, 0)
+            if member.status != "active":
+                return
+            available = max(members.balance(session, member).available, 0)
             if isinstance(action, shop.Redemption):
                 reward = shop.reward_for(action.budget, available)
                 if reward is None:
@@ -229,10 +239,10 @@ def _act(
             ledger.adjust(
                 session,
                 tenant_id=tenant_id,
-                member=member,
-                program=program,
-                points=points,
+                wallet_id=member.id,
+                amount=points,
                 reason=action.reason,
+                terms=program.terms,
                 now=at,
             )
             tally.adjusted += 1
@@ -249,7 +259,7 @@ def _report(db: Database, tenant_id: uuid.UUID) -> None:
             select(func.count()).select_from(Order).where(Order.tenant_id == tenant_id)
         ).scalar_one()
         kinds = session.execute(
-            select(Posting.kind, func.count(), func.sum(Posting.points))
+            select(Posting.kind, func.count(), func.sum(Posting.amount))
             .where(Posting.tenant_id == tenant_id)
             .group_by(Posting.kind)
             .order_by(Posting.kind)

@@ -78,10 +78,11 @@ def jobs_run(
     database_url: str | None = DbOption,
 ) -> None:
     """Vest and expire everything due, then exit."""
-    from patron.jobs.service import jobs
+    from patron.ledger.tasks import tasks
+    from patron.programs.service import programs
 
     when = at.replace(tzinfo=UTC) if at else now()
-    report = jobs.run_due(database(database_url), now=when)
+    report = tasks.run_due(database(database_url), now=when, terms_for=programs.terms_for)
     console.print(
         f"vested {report.vested_points} points in {report.vested_lots} lots; "
         f"expired {report.expired_points} points in {report.expired_lots} lots"
@@ -93,7 +94,7 @@ def verify_ledger(database_url: str | None = DbOption) -> None:
     """Check every ledger invariant; exit 1 naming each violation."""
     from rich.markup import escape
 
-    from patron.ledger.verify import verify
+    from patron.checks import verify_all as verify
 
     with database(database_url).unit_of_work() as session:
         violations = verify(session)

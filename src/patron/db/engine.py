@@ -6,7 +6,7 @@ row lock does on PostgreSQL, and avoids the deadlock-prone upgrade from a read l
 
 PostgreSQL: psycopg 3. `plan_cache_mode=force_custom_plan` because psycopg prepares a statement
 after five executions and a generic plan for the batch statements (arrays of a thousand rows)
-was measured 60x slower than the custom one (PERFORMANCE.md).
+was measured 60x slower than the custom one (see docs/benchmarks.md).
 """
 
 from typing import Any

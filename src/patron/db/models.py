@@ -3,7 +3,7 @@
 from patron.auth.models import ApiKey, Tenant
 from patron.db.base import Base
 from patron.events.models import Event
-from patron.ledger.models import Entry, Lot, LotUse, Posting
+from patron.ledger.models import Balance, Entry, Lot, LotUse, Posting
 from patron.members.models import Member
 from patron.orders.models import Order
 from patron.programs.models import ProgramVersion
@@ -13,6 +13,7 @@ metadata = Base.metadata
 
 __all__ = [
     "ApiKey",
+    "Balance",
     "Entry",
     "Event",
     "Lot",

@@ -6,9 +6,12 @@ class EventConflict(Conflict):
     type_slug = "event-id-reused"
 
 
-class OrderExists(Conflict):
-    title = "Order already reported"
-    type_slug = "order-exists"
+class EventInFlight(Conflict):
+    """The same event id is being ingested by another request right now. The edge retries
+    once the other has committed; a client sees this only if that keeps happening."""
+
+    title = "Event in flight"
+    type_slug = "event-in-flight"
 
 
 class EventNotFound(NotFound):

@@ -9,8 +9,9 @@ from patron.db.base import Base, TenantScoped
 
 
 class Event(TenantScoped, Base):
-    """An event as received, with what it did. The unique (tenant, external id) index is what
-    makes ingestion idempotent, also for duplicates that arrive at the same moment."""
+    """An event as received, with what it did, written once, in the statement that writes its
+    effects. The unique (tenant, external id) index is what makes ingestion idempotent, also
+    for duplicates that arrive at the same moment."""
 
     __tablename__ = "events"
     __table_args__ = (
@@ -30,5 +31,7 @@ class Event(TenantScoped, Base):
     payload: Mapped[dict[str, Any]]
     # applied | not_member | member_suspended | no_effect
     status: Mapped[str] = mapped_column(String(30))
-    # The response given the first time, given again to every replay.
+    # What the event did, compactly: {member, enrolled, points, message}. The postings it
+    # made are the ledger's rows with this event id; together they rebuild the response
+    # given the first time, which every replay gets again.
     result: Mapped[dict[str, Any]]

@@ -1,7 +1,6 @@
 """Events the shop sends. Money is a decimal string, never a JSON number: an amount must not
 pass through a binary float on its way to the ledger."""
 
-from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -11,13 +10,10 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
-    model_validator,
 )
 
 from patron.kit.money import CURRENCIES, MoneyError, to_minor
-from patron.members.schemas import EnrolledVia
-
-EVENT_TYPES = ("order.placed", "order.refunded", "order.cancelled", "member.enrolled")
+from patron.ledger.schemas import PostingOut
 
 
 def _decimal_string(value: Any) -> Any:
@@ -48,6 +44,16 @@ Currency = Annotated[str, BeforeValidator(_currency), Field(examples=["USD"])]
 Id = Annotated[str, Field(min_length=1, max_length=255)]
 
 
+def check_amounts(currency: str, **amounts: str | None) -> None:
+    """Each amount fits the currency (no more decimals than it has, not too large)."""
+    for name, amount in amounts.items():
+        if amount is not None:
+            try:
+                to_minor(amount, currency)
+            except MoneyError as exc:
+                raise ValueError(f"{name} {exc}") from None
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -58,56 +64,9 @@ class Customer(Strict):
     name: str | None = Field(None, max_length=200, examples=["Ada Lovelace"])
 
 
-class OrderLine(Strict):
-    sku: Id = Field(examples=["BEAN-250"])
-    category: str | None = Field(None, max_length=100, examples=["coffee"])
-    quantity: int = Field(gt=0, le=1_000_000, examples=[2])
-    unit_price: Money
+class EventBase(Strict):
+    """What every event carries. Each event type adds `type` (a literal) and `data`."""
 
-
-def _check_amounts(currency: str, **amounts: str | None) -> None:
-    for name, amount in amounts.items():
-        if amount is not None:
-            try:
-                to_minor(amount, currency)
-            except MoneyError as exc:
-                raise ValueError(f"{name} {exc}") from None
-
-
-class OrderPlacedData(Strict):
-    order_id: Id = Field(description="The shop's order id.", examples=["#1001"])
-    currency: Currency
-    total: Money = Field(description="What the customer paid, the base for points.")
-    subtotal: Money | None = None
-    lines: list[OrderLine] = Field(default_factory=list, max_length=1000)
-
-    @model_validator(mode="after")
-    def _fits_currency(self) -> "OrderPlacedData":
-        _check_amounts(self.currency, total=self.total, subtotal=self.subtotal)
-        for line in self.lines:
-            _check_amounts(self.currency, unit_price=line.unit_price)
-        return self
-
-
-class OrderRefundedData(Strict):
-    order_id: Id = Field(examples=["#1001"])
-    amount: Money = Field(description="Refunded now; several partial refunds may follow.")
-    currency: Currency | None = Field(None, description="If given, must be the order's.")
-    reason: str | None = Field(None, max_length=500)
-
-
-class OrderCancelledData(Strict):
-    order_id: Id = Field(examples=["#1001"])
-    reason: str | None = Field(None, max_length=500)
-
-
-class MemberEnrolledData(Strict):
-    source: EnrolledVia = Field("account", description="How the customer joined.")
-    birthday: date | None = None
-    accepts_marketing: bool = False
-
-
-class _Event(Strict):
     id: Id = Field(
         description="The sender's unique id for this event: sending it again "
         "returns the first result and applies nothing twice.",
@@ -117,56 +76,7 @@ class _Event(Strict):
         description="When it happened, with a time zone.", examples=["2026-11-22T10:15:00Z"]
     )
     customer: Customer
-
-
-class OrderPlaced(_Event):
-    type: Literal["order.placed"]
-    data: OrderPlacedData
-
-
-class OrderRefunded(_Event):
-    type: Literal["order.refunded"]
-    data: OrderRefundedData
-
-
-class OrderCancelled(_Event):
-    type: Literal["order.cancelled"]
-    data: OrderCancelledData
-
-
-class MemberEnrolled(_Event):
-    type: Literal["member.enrolled"]
-    data: MemberEnrolledData = Field(default_factory=MemberEnrolledData)
-
-
-EventIn = Annotated[
-    OrderPlaced | OrderRefunded | OrderCancelled | MemberEnrolled,
-    Field(discriminator="type"),
-]
-
-
-class EventBatch(Strict):
-    events: list[EventIn] = Field(min_length=1, max_length=1000)
-
-
-class EntryOut(BaseModel):
-    account: str = Field(examples=["pending"])
-    amount: int = Field(examples=[42])
-
-
-class PostingOut(BaseModel):
-    id: str
-    kind: str = Field(
-        examples=["earn"], description="earn, vest, claw_back, write_off, adjust, redeem or expire."
-    )
-    points: int = Field(examples=[42], description="Change to what the member holds.")
-    reason: str = Field(examples=["Order #1001"])
-    order_id: str | None = None
-    event_id: str | None = None
-    program_version: int | None = Field(None, examples=[3])
-    detail: dict[str, Any] = Field(description="How the amount was computed.")
-    entries: list[EntryOut]
-    created_at: datetime
+    type: str
 
 
 class EventResult(BaseModel):

@@ -1,16 +1,18 @@
-"""Ledger arithmetic: pure functions over a member's book, no database.
+"""Ledger arithmetic: pure functions over one wallet's book, no database.
 
-A `Book` is one member's balances and open lots, loaded under the member's lock. Every
-operation changes the book in place and returns the postings it made; the repository then
-writes the changed book and the postings in a few set-based statements.
+A `Book` is one wallet's balances in one asset (a member's points; a store-credit or gift-card
+balance in a currency) and its open lots, loaded under the wallet's lock. Every operation
+changes the book in place and returns the postings it made; the repository then writes the
+changed book and the postings in a few set-based statements. The engine treats every asset
+alike: amounts are integers in the asset's unit, and the caller's `Terms` give the debt policy.
 
-Signs: member accounts (`available`, `pending`) are positive when points are owed to the
-member. Every posting's program entries mirror its member entries, so each sums to zero.
+Signs: wallet accounts (`available`, `pending`) are positive when the program owes the holder.
+Every posting's program entries mirror its wallet entries, so each sums to zero.
 
 Invariants the operations keep (and `verify-ledger` checks on the stored rows):
 - pending == sum(remaining of pending lots)
-- max(available, 0) == sum(remaining of available lots); a member in debt has no open lots
-- available < 0 only when the program's policy is `debt`
+- max(available, 0) == sum(remaining of available lots); a book in debt has no open lots
+- available < 0 only when the terms' policy is `debt`
 """
 
 from __future__ import annotations
@@ -21,32 +23,21 @@ from datetime import datetime
 from typing import Any, Literal
 
 from patron.kit.ids import uuid7
-from patron.ledger.errors import InsufficientPoints
+from patron.ledger.assets import POINTS, Account, Kind, LotStatus
+from patron.ledger.errors import InsufficientBalance, InsufficientPoints
 
 NegativePolicy = Literal["forbid", "debt"]
-
-# Program accounts.
-ISSUED, REDEEMED, EXPIRED, ADJUSTED, WRITTEN_OFF = (
-    "issued",
-    "redeemed",
-    "expired",
-    "adjusted",
-    "written_off",
-)
-# Member accounts.
-AVAILABLE, PENDING = "available", "pending"
-MEMBER_ACCOUNTS = (AVAILABLE, PENDING)
-PROGRAM_ACCOUNTS = (ISSUED, REDEEMED, EXPIRED, ADJUSTED, WRITTEN_OFF)
+AVAILABLE, PENDING = Account.AVAILABLE, Account.PENDING
 
 
-@dataclass
+@dataclass(slots=True)
 class LotState:
     id: uuid.UUID
-    member_id: uuid.UUID
+    wallet_id: uuid.UUID
     posting_id: uuid.UUID
     order_id: str | None
-    state: str  # pending | available
-    points: int
+    state: str  # LotStatus
+    amount: int
     remaining: int
     earned_at: datetime
     vests_at: datetime | None
@@ -60,19 +51,20 @@ class LotState:
         return (0 if self.expires_at else 1, far, self.earned_at)
 
 
-@dataclass
+@dataclass(slots=True)
 class EntryLine:
-    account: str
+    account: str  # Account
     amount: int
-    member_id: uuid.UUID | None
+    wallet_id: uuid.UUID | None  # None for the program's accounts
 
 
-@dataclass
+@dataclass(slots=True)
 class PostingDraft:
     id: uuid.UUID
-    member_id: uuid.UUID
-    kind: str
-    points: int
+    wallet_id: uuid.UUID
+    asset: str
+    kind: str  # Kind
+    amount: int
     reason: str
     created_at: datetime
     entries: list[EntryLine] = field(default_factory=list)
@@ -90,7 +82,8 @@ class PostingDraft:
 
 @dataclass
 class Book:
-    member_id: uuid.UUID
+    wallet_id: uuid.UUID
+    asset: str
     available: int
     pending: int
     lifetime: int
@@ -106,8 +99,25 @@ class Book:
             raise RuntimeError("lots of this book were not loaded")
         return self.lots
 
+    def insufficient(self, wanted: int, *, removing: bool = False) -> InsufficientBalance:
+        have = max(self.available, 0)
+        if self.asset == POINTS:
+            return InsufficientPoints(
+                f"the member has {have} points available; cannot remove {wanted} under the "
+                "program's forbid policy"
+                if removing
+                else f"the member has {have} points available; {wanted} needed",
+                field="points",
+                available=have,
+            )
+        return InsufficientBalance(
+            f"the wallet holds {have} (minor units of {self.asset}); {wanted} needed",
+            field="amount",
+            available=have,
+        )
 
-@dataclass
+
+@dataclass(frozen=True, slots=True)
 class Terms:
     """What the program says about a posting: its version, expiry and debt policy."""
 
@@ -117,13 +127,14 @@ class Terms:
 
 
 def _posting(
-    book: Book, kind: str, points: int, reason: str, now: datetime, **meta: Any
+    book: Book, kind: Kind, amount: int, reason: str, now: datetime, **meta: Any
 ) -> PostingDraft:
     return PostingDraft(
         id=uuid7(),
-        member_id=book.member_id,
+        wallet_id=book.wallet_id,
+        asset=book.asset,
         kind=kind,
-        points=points,
+        amount=amount,
         reason=reason,
         created_at=now,
         **meta,
@@ -133,7 +144,7 @@ def _posting(
 def _new_lot(
     book: Book,
     posting: PostingDraft,
-    points: int,
+    amount: int,
     *,
     state: str,
     earned_at: datetime,
@@ -142,12 +153,12 @@ def _new_lot(
 ) -> LotState:
     lot = LotState(
         id=uuid7(),
-        member_id=book.member_id,
+        wallet_id=book.wallet_id,
         posting_id=posting.id,
         order_id=posting.order_id,
         state=state,
-        points=points,
-        remaining=points,
+        amount=amount,
+        remaining=amount,
         earned_at=earned_at,
         vests_at=vests_at,
         expires_at=expires_at,
@@ -160,31 +171,31 @@ def _new_lot(
     return lot
 
 
-def _credit_available(book: Book, posting: PostingDraft, lot: LotState, points: int) -> None:
-    """Add points to available; a member in debt pays the debt first out of the new lot."""
+def _credit_available(book: Book, posting: PostingDraft, lot: LotState, amount: int) -> None:
+    """Add to available; a book in debt pays the debt first out of the new lot."""
     if book.available < 0:
-        paid = min(points, -book.available)
+        paid = min(amount, -book.available)
         lot.remaining -= paid
         posting.uses.append((lot.id, paid))
         posting.detail["debt_paid"] = paid
-    book.available += points
+    book.available += amount
     book.changed = True
 
 
 def _consume(
-    book: Book, posting: PostingDraft, points: int, *, prefer_order: str | None = None
+    book: Book, posting: PostingDraft, amount: int, *, prefer_order: str | None = None
 ) -> int:
-    """Take up to `points` from available lots, soonest-expiring first (the given order's own
-    lots before any other). Returns how many were taken."""
+    """Take up to `amount` from available lots, soonest-expiring first (the given order's own
+    lots before any other). Returns how much was taken."""
     lots = [lot for lot in book.open_lots() if lot.state == AVAILABLE and lot.remaining > 0]
     lots.sort(
         key=lambda lot: (lot.order_id != prefer_order or prefer_order is None, *lot.expiry_key())
     )
     taken = 0
     for lot in lots:
-        if taken == points:
+        if taken == amount:
             break
-        use = min(lot.remaining, points - taken)
+        use = min(lot.remaining, amount - taken)
         lot.remaining -= use
         lot.changed = True
         posting.uses.append((lot.id, use))
@@ -194,7 +205,7 @@ def _consume(
 
 def earn(
     book: Book,
-    points: int,
+    amount: int,
     *,
     now: datetime,
     earned_at: datetime,
@@ -206,13 +217,13 @@ def earn(
     order_id: str | None = None,
     detail: dict[str, Any] | None = None,
 ) -> PostingDraft:
-    """Credit points earned: into pending while the return window is open, else available."""
-    if points <= 0:
+    """Credit what was earned: into pending while the return window is open, else available."""
+    if amount <= 0:
         raise ValueError("earn needs a positive amount")
     posting = _posting(
         book,
-        "earn",
-        points,
+        Kind.EARN,
+        amount,
         reason,
         now,
         event_id=event_id,
@@ -222,53 +233,56 @@ def earn(
     )
     pending = vests_at is not None and vests_at > now
     account = PENDING if pending else AVAILABLE
-    posting.entries = [EntryLine(account, points, book.member_id), EntryLine(ISSUED, -points, None)]
+    posting.entries = [
+        EntryLine(account, amount, book.wallet_id),
+        EntryLine(Account.ISSUED, -amount, None),
+    ]
     lot = _new_lot(
         book,
         posting,
-        points,
-        state=account,
+        amount,
+        state=LotStatus(account),
         earned_at=earned_at,
         vests_at=vests_at if pending else None,
         expires_at=expires_at,
     )
     if pending:
-        book.pending += points
+        book.pending += amount
         book.changed = True
     else:
-        _credit_available(book, posting, lot, points)
-    book.lifetime += points
-    posting.detail["account"] = account
+        _credit_available(book, posting, lot, amount)
+    book.lifetime += amount
+    posting.detail["account"] = str(account)
     return posting
 
 
 def vest(book: Book, lot: LotState, *, now: datetime, terms: Terms) -> PostingDraft:
-    """Move a pending lot's remaining points to available once its return window closed."""
-    points = lot.remaining
+    """Move a pending lot's remaining amount to available once its return window closed."""
+    amount = lot.remaining
     posting = _posting(
         book,
-        "vest",
+        Kind.VEST,
         0,
         "Return window closed",
         now,
         order_id=lot.order_id,
         program_version=terms.program_version,
-        detail={"lot_id": str(lot.id), "points": points},
+        detail={"lot_id": str(lot.id), "points": amount},
     )
     posting.entries = [
-        EntryLine(PENDING, -points, book.member_id),
-        EntryLine(AVAILABLE, points, book.member_id),
+        EntryLine(PENDING, -amount, book.wallet_id),
+        EntryLine(AVAILABLE, amount, book.wallet_id),
     ]
-    lot.state = AVAILABLE
+    lot.state = LotStatus.AVAILABLE
     lot.changed = True
-    book.pending -= points
-    _credit_available(book, posting, lot, points)
+    book.pending -= amount
+    _credit_available(book, posting, lot, amount)
     return posting
 
 
 def claw_back(
     book: Book,
-    points: int,
+    amount: int,
     *,
     now: datetime,
     reason: str,
@@ -277,23 +291,23 @@ def claw_back(
     event_id: uuid.UUID | None = None,
     detail: dict[str, Any] | None = None,
 ) -> list[PostingDraft]:
-    """Take back points an order earned: from the order's pending lots first, then from
+    """Take back what an order earned: from the order's pending lots first, then from
     available. What cannot be recovered becomes debt or, under `forbid`, a write-off."""
-    if points <= 0:
+    if amount <= 0:
         return []
     meta = dict(event_id=event_id, order_id=order_id, program_version=terms.program_version)
-    posting = _posting(book, "claw_back", 0, reason, now, detail=dict(detail or {}), **meta)
+    posting = _posting(book, Kind.CLAW_BACK, 0, reason, now, detail=dict(detail or {}), **meta)
     from_pending = 0
     for lot in book.open_lots():
         if lot.state == PENDING and lot.order_id == order_id and lot.remaining > 0:
-            use = min(lot.remaining, points - from_pending)
+            use = min(lot.remaining, amount - from_pending)
             lot.remaining -= use
             lot.changed = True
             posting.uses.append((lot.id, use))
             from_pending += use
-            if from_pending == points:
+            if from_pending == amount:
                 break
-    rest = points - from_pending
+    rest = amount - from_pending
     from_available = _consume(
         book, posting, min(rest, max(book.available, 0)), prefer_order=order_id
     )
@@ -305,13 +319,13 @@ def claw_back(
     postings = []
     if recovered:
         if from_pending:
-            posting.entries.append(EntryLine(PENDING, -from_pending, book.member_id))
+            posting.entries.append(EntryLine(PENDING, -from_pending, book.wallet_id))
         if from_available + into_debt:
             posting.entries.append(
-                EntryLine(AVAILABLE, -(from_available + into_debt), book.member_id)
+                EntryLine(AVAILABLE, -(from_available + into_debt), book.wallet_id)
             )
-        posting.entries.append(EntryLine(ISSUED, recovered, None))
-        posting.points = -recovered
+        posting.entries.append(EntryLine(Account.ISSUED, recovered, None))
+        posting.amount = -recovered
         posting.detail.update(
             from_pending=from_pending, from_available=from_available, into_debt=into_debt
         )
@@ -319,28 +333,30 @@ def claw_back(
     if written_off:
         write_off = _posting(
             book,
-            "write_off",
+            Kind.WRITE_OFF,
             0,
-            f"{written_off} points could not be recovered",
+            f"{written_off} points could not be recovered"
+            if book.asset == POINTS
+            else f"{written_off} (minor units of {book.asset}) could not be recovered",
             now,
             detail={"points": written_off, "policy": "forbid"},
             **meta,
         )
         write_off.entries = [
-            EntryLine(ISSUED, written_off, None),
-            EntryLine(WRITTEN_OFF, -written_off, None),
+            EntryLine(Account.ISSUED, written_off, None),
+            EntryLine(Account.WRITTEN_OFF, -written_off, None),
         ]
         postings.append(write_off)
     book.pending -= from_pending
     book.available -= from_available + into_debt
-    book.lifetime -= points
+    book.lifetime -= amount
     book.changed = True
     return postings
 
 
 def adjust(
     book: Book,
-    points: int,
+    amount: int,
     *,
     now: datetime,
     reason: str,
@@ -348,72 +364,65 @@ def adjust(
     expires_at: datetime | None,
 ) -> PostingDraft:
     """A support agent's correction, positive or negative, with a reason."""
-    if points == 0:
+    if amount == 0:
         raise ValueError("an adjustment needs a non-zero amount")
     posting = _posting(
-        book, "adjust", points, reason, now, program_version=terms.program_version, detail={}
+        book, Kind.ADJUST, amount, reason, now, program_version=terms.program_version, detail={}
     )
     posting.entries = [
-        EntryLine(AVAILABLE, points, book.member_id),
-        EntryLine(ADJUSTED, -points, None),
+        EntryLine(AVAILABLE, amount, book.wallet_id),
+        EntryLine(Account.ADJUSTED, -amount, None),
     ]
-    if points > 0:
+    if amount > 0:
         lot = _new_lot(
             book,
             posting,
-            points,
-            state=AVAILABLE,
+            amount,
+            state=LotStatus.AVAILABLE,
             earned_at=now,
             vests_at=None,
             expires_at=expires_at,
         )
-        _credit_available(book, posting, lot, points)
+        _credit_available(book, posting, lot, amount)
         return posting
-    wanted = -points
+    wanted = -amount
     if terms.policy == "forbid" and wanted > book.available:
-        raise InsufficientPoints(
-            f"the member has {max(book.available, 0)} points available; cannot remove "
-            f"{wanted} under the program's forbid policy",
-            field="points",
-            available=max(book.available, 0),
-        )
-    _consume(book, posting, min(wanted, max(book.available, 0)))
+        raise book.insufficient(wanted, removing=True)
+    taken = _consume(book, posting, min(wanted, max(book.available, 0)))
+    if wanted > taken:
+        posting.detail["into_debt"] = wanted - taken
     book.available -= wanted
     book.changed = True
     return posting
 
 
-def redeem(book: Book, points: int, *, now: datetime, reason: str, terms: Terms) -> PostingDraft:
-    """Spend available points. Never overdraws, whatever the debt policy."""
-    if points <= 0:
+def redeem(book: Book, amount: int, *, now: datetime, reason: str, terms: Terms) -> PostingDraft:
+    """Spend what is available. Never overdraws, whatever the debt policy."""
+    if amount <= 0:
         raise ValueError("redeem needs a positive amount")
-    if points > book.available:
-        raise InsufficientPoints(
-            f"the member has {max(book.available, 0)} points available; {points} needed",
-            field="points",
-            available=max(book.available, 0),
-        )
+    if amount > book.available:
+        raise book.insufficient(amount)
     posting = _posting(
-        book, "redeem", -points, reason, now, program_version=terms.program_version, detail={}
+        book, Kind.REDEEM, -amount, reason, now, program_version=terms.program_version, detail={}
     )
     posting.entries = [
-        EntryLine(AVAILABLE, -points, book.member_id),
-        EntryLine(REDEEMED, points, None),
+        EntryLine(AVAILABLE, -amount, book.wallet_id),
+        EntryLine(Account.REDEEMED, amount, None),
     ]
-    _consume(book, posting, points)
-    book.available -= points
+    _consume(book, posting, amount)
+    book.available -= amount
     book.changed = True
     return posting
 
 
 def expire(book: Book, lot: LotState, *, now: datetime, terms: Terms) -> PostingDraft:
     """Remove what is left of an available lot past its expiry date."""
-    points = lot.remaining
+    amount = lot.remaining
     posting = _posting(
         book,
-        "expire",
-        -points,
-        "Points expired",
+        Kind.EXPIRE,
+        -amount,
+        "Points expired" if book.asset == POINTS else "Balance expired",
         now,
         order_id=lot.order_id,
         program_version=terms.program_version,
@@ -423,13 +432,13 @@ def expire(book: Book, lot: LotState, *, now: datetime, terms: Terms) -> Posting
         },
     )
     posting.entries = [
-        EntryLine(AVAILABLE, -points, book.member_id),
-        EntryLine(EXPIRED, points, None),
+        EntryLine(AVAILABLE, -amount, book.wallet_id),
+        EntryLine(Account.EXPIRED, amount, None),
     ]
-    posting.uses.append((lot.id, points))
+    posting.uses.append((lot.id, amount))
     lot.remaining = 0
     lot.changed = True
-    book.available -= points
+    book.available -= amount
     book.changed = True
     return posting
 
@@ -437,7 +446,7 @@ def expire(book: Book, lot: LotState, *, now: datetime, terms: Terms) -> Posting
 def settle(book: Book, *, now: datetime, terms: Terms) -> list[PostingDraft]:
     """Bring the book to `now`: vest pending lots whose return window has closed, then expire
     available lots past their date. The scheduled jobs do this for everyone; every debit does
-    it first for its member, so expired points are never spent and vested ones never refused,
+    it first for its wallet, so expired amounts are never spent and vested ones never refused,
     however late the jobs run."""
     postings = []
     for lot in sorted(book.open_lots(), key=lambda lot: lot.earned_at):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,28 +14,62 @@ from patron.db import bulk
 from patron.db.bulk import Op
 from patron.kit.ids import uuid7
 from patron.ledger.engine import Book, LotState, PostingDraft
-from patron.ledger.models import Entry, Lot, LotUse, Posting
-from patron.members.models import Member
+from patron.ledger.models import Balance, Entry, Lot, LotUse, Posting
 
 
 @dataclass
 class Changes:
-    """Everything one unit of work adds to the ledger, written by `write_changes`."""
+    """Everything one unit of work adds to the ledger, written by `ledger_ops`."""
 
     postings: list[PostingDraft] = field(default_factory=list)
     books: dict[uuid.UUID, Book] = field(default_factory=dict)
 
-    def add(self, posting: PostingDraft | Iterable[PostingDraft]) -> None:
+    def add(self, book: Book, posting: PostingDraft | Iterable[PostingDraft]) -> None:
+        self.books[book.wallet_id] = book
         if isinstance(posting, PostingDraft):
             self.postings.append(posting)
         else:
             self.postings.extend(posting)
 
 
+def book_of(row: Any) -> Book:
+    """A book from a balances row (or any row with its columns)."""
+    return Book(
+        wallet_id=row.wallet_id,
+        asset=row.asset,
+        available=row.available,
+        pending=row.pending,
+        lifetime=row.lifetime,
+    )
+
+
+def lock_books(
+    session: Session,
+    tenant_id: uuid.UUID,
+    wallet_ids: Iterable[uuid.UUID],
+    *,
+    skip_locked: bool = False,
+) -> dict[uuid.UUID, Book]:
+    """Lock wallets (in wallet-id order, the same for every caller) and read their balances.
+    With `skip_locked`, wallets another transaction holds are left out."""
+    wanted = sorted(set(wallet_ids))
+    if not wanted:
+        return {}
+    stmt = (
+        select(
+            Balance.wallet_id, Balance.asset, Balance.available, Balance.pending, Balance.lifetime
+        )
+        .where(Balance.tenant_id == tenant_id, bulk.one_of(session, Balance.wallet_id, wanted))
+        .order_by(Balance.wallet_id)
+        .with_for_update(skip_locked=skip_locked)
+    )
+    return {row.wallet_id: book_of(row) for row in session.execute(stmt)}
+
+
 def load_lots(session: Session, tenant_id: uuid.UUID, books: Sequence[Book]) -> None:
-    """Fill `book.lots` with each member's open lots (remaining > 0). The members' rows must
+    """Fill `book.lots` with each wallet's open lots (remaining > 0). The wallets must
     already be locked, so the lots cannot change underneath."""
-    wanted = {b.member_id: b for b in books if b.lots is None}
+    wanted = {b.wallet_id: b for b in books if b.lots is None}
     if not wanted:
         return
     for book in wanted.values():
@@ -42,55 +77,48 @@ def load_lots(session: Session, tenant_id: uuid.UUID, books: Sequence[Book]) -> 
     # In creation order (ids are UUIDv7): debits break ties between lots with the same expiry
     # by list order, which must not depend on where the database happens to keep the rows.
     rows = session.execute(
-        select(Lot)
+        select(
+            Lot.id,
+            Lot.wallet_id,
+            Lot.posting_id,
+            Lot.order_id,
+            Lot.state,
+            Lot.amount,
+            Lot.remaining,
+            Lot.earned_at,
+            Lot.vests_at,
+            Lot.expires_at,
+        )
         .where(
             Lot.tenant_id == tenant_id,
-            bulk.one_of(session, Lot.member_id, wanted),
+            bulk.one_of(session, Lot.wallet_id, wanted),
             Lot.remaining > 0,
         )
         .order_by(Lot.id)
-    ).scalars()
-    for lot in rows:
-        lots = wanted[lot.member_id].lots
+    )
+    for row in rows:
+        lots = wanted[row.wallet_id].lots
         assert lots is not None
-        lots.append(
-            LotState(
-                id=lot.id,
-                member_id=lot.member_id,
-                posting_id=lot.posting_id,
-                order_id=lot.order_id,
-                state=lot.state,
-                points=lot.points,
-                remaining=lot.remaining,
-                earned_at=lot.earned_at,
-                vests_at=lot.vests_at,
-                expires_at=lot.expires_at,
-            )
-        )
+        lots.append(LotState(**row._asdict()))
 
 
-def book_of(member: Member) -> Book:
-    return Book(
-        member_id=member.id,
-        available=member.points_available,
-        pending=member.points_pending,
-        lifetime=member.points_lifetime,
+def open_wallets_op(tenant_id: uuid.UUID, wallets: Iterable[tuple[uuid.UUID, str]]) -> Op:
+    """Create empty wallets (wallet id, asset); existing ones are left as they are."""
+    return Op(
+        "insert_ignore",
+        Balance.__table__,
+        [
+            dict(tenant_id=tenant_id, wallet_id=w, asset=a, available=0, pending=0, lifetime=0)
+            for w, a in wallets
+        ],
+        conflict=("tenant_id", "wallet_id"),
     )
 
 
-def balance_columns(book: Book) -> dict[str, int]:
-    """The member-row columns that cache the book's balances."""
-    return {
-        "points_available": book.available,
-        "points_pending": book.pending,
-        "points_lifetime": book.lifetime,
-    }
-
-
-def ledger_ops(tenant_id: uuid.UUID, changes: Changes, *, update_members: bool = True) -> list[Op]:
+def ledger_ops(tenant_id: uuid.UUID, changes: Changes) -> list[Op]:
     """The writes that persist `changes`: postings, lots (new and touched), lot uses,
-    entries and, unless the caller writes the member rows itself, member balances. Resets
-    the books' change tracking, as the writes will have happened."""
+    entries and balances. Resets the books' change tracking, as the writes will have
+    happened."""
     postings = changes.postings
     for p in postings:
         p.check_balanced()
@@ -103,9 +131,10 @@ def ledger_ops(tenant_id: uuid.UUID, changes: Changes, *, update_members: bool =
                 dict(
                     tenant_id=tenant_id,
                     id=p.id,
-                    member_id=p.member_id,
+                    wallet_id=p.wallet_id,
+                    asset=p.asset,
                     kind=p.kind,
-                    points=p.points,
+                    amount=p.amount,
                     reason=p.reason,
                     event_id=p.event_id,
                     order_id=p.order_id,
@@ -123,11 +152,12 @@ def ledger_ops(tenant_id: uuid.UUID, changes: Changes, *, update_members: bool =
                 dict(
                     tenant_id=tenant_id,
                     id=lot.id,
-                    member_id=lot.member_id,
+                    wallet_id=lot.wallet_id,
+                    asset=book.asset,
                     posting_id=lot.posting_id,
                     order_id=lot.order_id,
                     state=lot.state,
-                    points=lot.points,
+                    amount=lot.amount,
                     remaining=lot.remaining,
                     earned_at=lot.earned_at,
                     vests_at=lot.vests_at,
@@ -151,9 +181,9 @@ def ledger_ops(tenant_id: uuid.UUID, changes: Changes, *, update_members: bool =
             "insert",
             LotUse.__table__,
             [
-                dict(tenant_id=tenant_id, posting_id=p.id, lot_id=lot_id, points=points)
+                dict(tenant_id=tenant_id, posting_id=p.id, lot_id=lot_id, amount=amount)
                 for p in postings
-                for lot_id, points in p.uses
+                for lot_id, amount in p.uses
             ],
         ),
         Op(
@@ -164,27 +194,32 @@ def ledger_ops(tenant_id: uuid.UUID, changes: Changes, *, update_members: bool =
                     tenant_id=tenant_id,
                     id=uuid7(),
                     posting_id=p.id,
-                    member_id=e.member_id,
+                    wallet_id=e.wallet_id,
                     account=e.account,
+                    asset=p.asset,
                     amount=e.amount,
                 )
                 for p in postings
                 for e in p.entries
             ],
         ),
+        Op(
+            "update",
+            Balance.__table__,
+            [
+                dict(
+                    tenant_id=tenant_id,
+                    wallet_id=b.wallet_id,
+                    available=b.available,
+                    pending=b.pending,
+                    lifetime=b.lifetime,
+                )
+                for b in books
+                if b.changed
+            ],
+            key=("tenant_id", "wallet_id"),
+        ),
     ]
-    if update_members:
-        ops.append(
-            Op(
-                "update",
-                Member.__table__,
-                [
-                    dict(tenant_id=tenant_id, id=b.member_id, **balance_columns(b))
-                    for b in books
-                    if b.changed
-                ],
-            )
-        )
     for book in books:
         book.changed = False
         book.created = []
@@ -197,5 +232,57 @@ def ledger_ops(tenant_id: uuid.UUID, changes: Changes, *, update_members: bool =
 
 
 def write_changes(session: Session, tenant_id: uuid.UUID, changes: Changes) -> None:
-    """Persist `changes` (member balances included) in one round trip on PostgreSQL."""
+    """Persist `changes` in one round trip on PostgreSQL."""
     bulk.execute(session, ledger_ops(tenant_id, changes))
+
+
+def history(
+    session: Session,
+    tenant_id: uuid.UUID,
+    wallet_id: uuid.UUID,
+    *,
+    before: uuid.UUID | None,
+    limit: int,
+    kind: str | None,
+) -> list[tuple[Posting, list[Entry]]]:
+    """A wallet's postings, newest first, each with its entries."""
+    stmt = select(Posting).where(Posting.tenant_id == tenant_id, Posting.wallet_id == wallet_id)
+    if before is not None:
+        stmt = stmt.where(Posting.id < before)
+    if kind:
+        stmt = stmt.where(Posting.kind == kind)
+    postings = list(session.execute(stmt.order_by(Posting.id.desc()).limit(limit)).scalars())
+    return list(zip(postings, _entries_of(session, tenant_id, postings), strict=True))
+
+
+def postings_of_events(
+    session: Session, tenant_id: uuid.UUID, event_row_ids: Sequence[uuid.UUID]
+) -> list[tuple[Posting, list[Entry]]]:
+    """The postings these events made, in the order they were made, each with its entries."""
+    if not event_row_ids:
+        return []
+    postings = list(
+        session.execute(
+            select(Posting)
+            .where(
+                Posting.tenant_id == tenant_id,
+                bulk.one_of(session, Posting.event_id, event_row_ids),
+            )
+            .order_by(Posting.id)
+        ).scalars()
+    )
+    return list(zip(postings, _entries_of(session, tenant_id, postings), strict=True))
+
+
+def _entries_of(
+    session: Session, tenant_id: uuid.UUID, postings: list[Posting]
+) -> list[list[Entry]]:
+    entries: dict[uuid.UUID, list[Entry]] = {p.id: [] for p in postings}
+    if postings:
+        for entry in session.execute(
+            select(Entry)
+            .where(Entry.tenant_id == tenant_id, bulk.one_of(session, Entry.posting_id, entries))
+            .order_by(Entry.id)
+        ).scalars():
+            entries[entry.posting_id].append(entry)
+    return [entries[p.id] for p in postings]

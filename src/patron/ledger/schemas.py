@@ -1,6 +1,48 @@
+"""What the API shows of the ledger: postings with their entries, and adjustments."""
+
+from datetime import datetime
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
-from patron.events.schemas import PostingOut
+from patron.ledger.engine import PostingDraft
+from patron.ledger.models import Entry, Posting
+
+
+class EntryOut(BaseModel):
+    account: str = Field(
+        description="available or pending (the wallet's); issued, redeemed, expired, adjusted "
+        "or written_off (the program's).",
+        examples=["pending"],
+    )
+    amount: int = Field(description="Signed, in the posting's asset.", examples=[42])
+
+
+class PostingOut(BaseModel):
+    id: str = Field(
+        description="The posting's id.", examples=["0193a4c2-7e1f-7c3a-9f0e-2b8d1c4e5f60"]
+    )
+    kind: str = Field(
+        examples=["earn"], description="earn, vest, claw_back, write_off, adjust, redeem or expire."
+    )
+    asset: str = Field(
+        description="`points`, or the currency of a money wallet.", examples=["points"]
+    )
+    points: int = Field(
+        examples=[42],
+        description="Change to what the wallet holds (available + pending), in the asset's unit.",
+    )
+    reason: str = Field(description="Why, in words.", examples=["Order #1001"])
+    order_id: str | None = Field(None, description="The order it concerns.", examples=["#1001"])
+    event_id: str | None = Field(None, description="The stored event that caused it.")
+    program_version: int | None = Field(None, examples=[3])
+    detail: dict[str, Any] = Field(description="How the amount was computed.")
+    entries: list[EntryOut]
+    created_at: datetime
+
+
+class Transaction(PostingOut):
+    """One posting in a member's history."""
 
 
 class AdjustmentCreate(BaseModel):
@@ -17,11 +59,46 @@ class AdjustmentCreate(BaseModel):
     )
 
 
-class Transaction(PostingOut):
-    """One posting in a member's history."""
-
-
 class Adjustment(BaseModel):
     transaction: Transaction
     available: int = Field(description="Available points after the adjustment.")
     debt: int = Field(description="Debt after the adjustment.")
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def posting_view(p: PostingDraft) -> dict[str, Any]:
+    """A posting just made, as `PostingOut` (a plain dict: the hot path renders it with orjson
+    without validating it again)."""
+    return {
+        "id": str(p.id),
+        "kind": p.kind,
+        "asset": p.asset,
+        "points": p.amount,
+        "reason": p.reason,
+        "order_id": p.order_id,
+        "event_id": str(p.event_id) if p.event_id else None,
+        "program_version": p.program_version,
+        "detail": p.detail,
+        "entries": [{"account": e.account, "amount": e.amount} for e in p.entries],
+        "created_at": _iso(p.created_at),
+    }
+
+
+def stored_posting_view(posting: Posting, entries: list[Entry]) -> dict[str, Any]:
+    """A stored posting, exactly as `posting_view` showed it when it was made."""
+    return {
+        "id": str(posting.id),
+        "kind": posting.kind,
+        "asset": posting.asset,
+        "points": posting.amount,
+        "reason": posting.reason,
+        "order_id": posting.order_id,
+        "event_id": str(posting.event_id) if posting.event_id else None,
+        "program_version": posting.program_version,
+        "detail": posting.detail,
+        "entries": [{"account": e.account, "amount": e.amount} for e in entries],
+        "created_at": _iso(posting.created_at),
+    }

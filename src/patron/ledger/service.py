@@ -1,119 +1,135 @@
-"""Reading a member's ledger history and adjusting balances by hand."""
+"""The ledger's unit of change: open a wallet's book under its lock, settle what is due, post,
+write. Every debit and credit outside event ingestion goes through `transact`; ingestion and
+the scheduled jobs use `open_books` and the repository's writes on many books at once."""
 
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from patron.db import bulk
 from patron.errors import InvalidInput
-from patron.ledger import engine
-from patron.ledger.models import Entry, Posting
-from patron.ledger.repository import Changes, book_of, load_lots, write_changes
-from patron.members.errors import MemberSuspended
-from patron.members.models import Member
-from patron.programs.schemas import Program
+from patron.ledger import engine, repository
+from patron.ledger.engine import Book, PostingDraft, Terms
+from patron.ledger.repository import Changes
+from patron.ledger.schemas import stored_posting_view
 
 MAX_ADJUSTMENT = 10_000_000
+Operation = Callable[[Book], PostingDraft | list[PostingDraft]]
 
 
-def terms_of(program: Program) -> engine.Terms:
-    return engine.Terms(program.version, program.negative_balance, program.expiry_days)
-
-
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
-def stored_posting_out(posting: Posting, entries: list[Entry]) -> dict[str, Any]:
-    return {
-        "id": str(posting.id),
-        "kind": posting.kind,
-        "points": posting.points,
-        "reason": posting.reason,
-        "order_id": posting.order_id,
-        "event_id": str(posting.event_id) if posting.event_id else None,
-        "program_version": posting.program_version,
-        "detail": posting.detail,
-        "entries": [{"account": e.account, "amount": e.amount} for e in entries],
-        "created_at": _iso(posting.created_at),
-    }
-
-
-def posting_out(p: engine.PostingDraft) -> dict[str, Any]:
-    return {
-        "id": str(p.id),
-        "kind": p.kind,
-        "points": p.points,
-        "reason": p.reason,
-        "order_id": p.order_id,
-        "event_id": str(p.event_id) if p.event_id else None,
-        "program_version": p.program_version,
-        "detail": p.detail,
-        "entries": [{"account": e.account, "amount": e.amount} for e in p.entries],
-        "created_at": _iso(p.created_at),
-    }
+class WalletNotFound(LookupError):
+    """A wallet that was never opened: a programming error (wallets are opened with their
+    holder), never a client's."""
 
 
 class LedgerService:
-    def history(
+    def open_wallets(
+        self, session: Session, *, tenant_id: uuid.UUID, wallets: Sequence[tuple[uuid.UUID, str]]
+    ) -> None:
+        """Create empty wallets (wallet id, asset) that do not exist yet."""
+        bulk.execute(session, [repository.open_wallets_op(tenant_id, wallets)])
+
+    def open_books(
         self,
         session: Session,
         *,
         tenant_id: uuid.UUID,
-        member_id: uuid.UUID,
-        before: uuid.UUID | None,
-        limit: int,
-        kind: str | None = None,
-    ) -> list[dict[str, Any]]:
-        """Newest first."""
-        stmt = select(Posting).where(Posting.tenant_id == tenant_id, Posting.member_id == member_id)
-        if before is not None:
-            stmt = stmt.where(Posting.id < before)
-        if kind:
-            stmt = stmt.where(Posting.kind == kind)
-        postings = list(session.execute(stmt.order_by(Posting.id.desc()).limit(limit)).scalars())
-        entries: dict[uuid.UUID, list[Entry]] = {p.id: [] for p in postings}
-        if postings:
-            for entry in session.execute(
-                select(Entry)
-                .where(Entry.tenant_id == tenant_id, Entry.posting_id.in_(list(entries)))
-                .order_by(Entry.id)
-            ).scalars():
-                entries[entry.posting_id].append(entry)
-        return [stored_posting_out(p, entries[p.id]) for p in postings]
+        books: Sequence[Book],
+        now: datetime,
+        terms: Terms,
+    ) -> Changes:
+        """Load the open lots of books already locked and bring each to `now` (vest and expire
+        what is due), so that what follows never spends an expired lot nor refuses a vested
+        one. The returned changes hold the settling postings; add yours, then write them."""
+        repository.load_lots(session, tenant_id, books)
+        changes = Changes()
+        for book in books:
+            changes.books[book.wallet_id] = book
+            settled = engine.settle(book, now=now, terms=terms)
+            if settled:
+                changes.add(book, settled)
+        return changes
+
+    def transact(
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        wallet_id: uuid.UUID,
+        terms: Terms,
+        now: datetime,
+        operation: Operation,
+    ) -> tuple[list[PostingDraft], Book]:
+        """Lock the wallet, settle it, apply `operation` to its book and write everything.
+        Returns the operation's postings and the book after them."""
+        book = repository.lock_books(session, tenant_id, [wallet_id]).get(wallet_id)
+        if book is None:
+            raise WalletNotFound(f"wallet {wallet_id} was never opened")
+        changes = self.open_books(session, tenant_id=tenant_id, books=[book], now=now, terms=terms)
+        made = operation(book)
+        postings = [made] if isinstance(made, PostingDraft) else list(made)
+        changes.add(book, postings)
+        repository.write_changes(session, tenant_id, changes)
+        return postings, book
 
     def adjust(
         self,
         session: Session,
         *,
         tenant_id: uuid.UUID,
-        member: Member,
-        program: Program,
-        points: int,
+        wallet_id: uuid.UUID,
+        amount: int,
         reason: str,
+        terms: Terms,
         now: datetime,
-    ) -> tuple[engine.PostingDraft, engine.Book]:
-        """`member` must be locked by the caller. Returns the posting and the member's book
-        after it (the member row itself is not reloaded)."""
-        if points == 0 or abs(points) > MAX_ADJUSTMENT:
+    ) -> tuple[PostingDraft, Book]:
+        """A support agent's correction, with a reason. A credit expires as earned points do.
+        Returns the posting and the book after it."""
+        if amount == 0 or abs(amount) > MAX_ADJUSTMENT:
             raise InvalidInput(
                 f"points must be non-zero and at most {MAX_ADJUSTMENT:,} either way", field="points"
             )
-        if member.status != "active":
-            raise MemberSuspended(member.external_id)
-        book = book_of(member)
-        load_lots(session, tenant_id, [book])
-        terms = terms_of(program)
-        settled = engine.settle(book, now=now, terms=terms)
-        expires_at = now + timedelta(days=program.expiry_days) if program.expiry_days else None
-        posting = engine.adjust(
-            book, points, now=now, reason=reason, terms=terms, expires_at=expires_at
+        expires_at = now + timedelta(days=terms.expiry_days) if terms.expiry_days else None
+        [posting], book = self.transact(
+            session,
+            tenant_id=tenant_id,
+            wallet_id=wallet_id,
+            terms=terms,
+            now=now,
+            operation=lambda book: engine.adjust(
+                book, amount, now=now, reason=reason, terms=terms, expires_at=expires_at
+            ),
         )
-        changes = Changes(postings=[*settled, posting], books={book.member_id: book})
-        write_changes(session, tenant_id, changes)
         return posting, book
+
+    def history(
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        wallet_id: uuid.UUID,
+        before: uuid.UUID | None,
+        limit: int,
+        kind: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first."""
+        rows = repository.history(
+            session, tenant_id, wallet_id, before=before, limit=limit, kind=kind
+        )
+        return [stored_posting_view(p, entries) for p, entries in rows]
+
+    def postings_of_events(
+        self, session: Session, *, tenant_id: uuid.UUID, event_row_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[dict[str, Any]]]:
+        """Stored event row id -> the postings it made, as they were shown then."""
+        out: dict[uuid.UUID, list[dict[str, Any]]] = {}
+        for p, entries in repository.postings_of_events(session, tenant_id, event_row_ids):
+            assert p.event_id is not None
+            out.setdefault(p.event_id, []).append(stored_posting_view(p, entries))
+        return out
 
 
 ledger = LedgerService()

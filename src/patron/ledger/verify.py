@@ -1,5 +1,6 @@
-"""The ledger's invariants, checked in SQL over every row. Used by `patron verify-ledger` and
-by the tests, so the property tests check exactly what operators check."""
+"""The ledger's invariants, checked in SQL over every row, for every asset. Used by
+`patron verify-ledger` and by the tests, so the property tests check exactly what operators
+check."""
 
 import re
 import uuid
@@ -8,9 +9,8 @@ from dataclasses import dataclass
 from sqlalchemy import TextClause, Uuid, bindparam, or_, select, text
 from sqlalchemy.orm import Session
 
-from patron.ledger.models import Posting
-from patron.members.models import Member
-from patron.programs.models import ProgramVersion
+from patron.ledger.assets import Kind
+from patron.ledger.models import Balance, Posting
 
 
 @dataclass(frozen=True)
@@ -24,25 +24,43 @@ class Violation:
         return f"[{self.check}] tenant {self.tenant_id} {self.subject}: {self.detail}"
 
 
+_WALLET = "'wallet ' || CAST(b.wallet_id AS TEXT) || ' (' || b.asset || ')'"
+
+
 # Each query returns (tenant_id, subject, detail) for every row that breaks the invariant.
 def _cached_matches_entries(account: str) -> str:
-    """A member's cached balance of `account` equals the sum of its entries."""
+    """A wallet's cached balance of `account` equals the sum of its entries."""
     return f"""
-        SELECT m.tenant_id, 'member ' || m.external_id,
-               'cached {account} ' || CAST(m.points_{account} AS TEXT) || ' but entries sum to '
+        SELECT b.tenant_id, {_WALLET},
+               'cached {account} ' || CAST(b.{account} AS TEXT) || ' but entries sum to '
                || CAST(COALESCE(s.total, 0) AS TEXT)
-        FROM members m LEFT JOIN (
-            SELECT tenant_id, member_id, SUM(amount) AS total FROM entries
-            WHERE account = '{account}' AND {{_}} GROUP BY tenant_id, member_id) s
-          ON s.tenant_id = m.tenant_id AND s.member_id = m.id
-        WHERE {{m}}
-          AND m.points_{account} <> COALESCE(s.total, 0)
+        FROM balances b LEFT JOIN (
+            SELECT tenant_id, wallet_id, SUM(amount) AS total FROM entries
+            WHERE account = '{account}' AND {{_}} GROUP BY tenant_id, wallet_id) s
+          ON s.tenant_id = b.tenant_id AND s.wallet_id = b.wallet_id
+        WHERE {{b}}
+          AND b.{account} <> COALESCE(s.total, 0)
     """
 
 
-# `{m}`, `{e}`...: the tenant filter on that alias (`{_}`: unqualified), filled in by _scoped,
+def _lots_match_balance(state: str, balance: str) -> str:
+    return f"""
+        SELECT b.tenant_id, {_WALLET},
+               '{state} lots hold ' || CAST(COALESCE(l.total, 0) AS TEXT)
+               || ' but the {state} balance is ' || CAST(b.{state} AS TEXT)
+        FROM balances b LEFT JOIN (
+            SELECT tenant_id, wallet_id, SUM(remaining) AS total FROM lots
+            WHERE state = '{state}' AND {{_}} GROUP BY tenant_id, wallet_id) l
+          ON l.tenant_id = b.tenant_id AND l.wallet_id = b.wallet_id
+        WHERE {{b}}
+          AND COALESCE(l.total, 0) <> {balance}
+    """
+
+
+# `{b}`, `{e}`...: the tenant filter on that alias (`{_}`: unqualified), filled in by _scoped,
 # inside the aggregates too, so checking one tenant reads only that tenant's rows.
 CHECKS: dict[str, str] = {
+    # Per asset: a posting and its entries name one asset, and the entries sum to zero.
     "posting_balanced": """
         SELECT p.tenant_id, 'posting ' || CAST(p.id AS TEXT),
                'entries sum to ' || CAST(COALESCE(SUM(e.amount), 0) AS TEXT)
@@ -53,61 +71,58 @@ CHECKS: dict[str, str] = {
         GROUP BY p.tenant_id, p.id
         HAVING COALESCE(SUM(e.amount), 0) <> 0 OR COUNT(e.id) < 2
     """,
+    "one_asset_per_posting": """
+        SELECT p.tenant_id, 'posting ' || CAST(p.id AS TEXT),
+               'a ' || p.asset || ' posting has an entry in ' || e.asset
+        FROM postings p JOIN entries e ON e.tenant_id = p.tenant_id AND e.posting_id = p.id
+        WHERE {p} AND e.asset <> p.asset
+        UNION ALL
+        SELECT p.tenant_id, 'posting ' || CAST(p.id AS TEXT),
+               'a ' || p.asset || ' posting on a ' || b.asset || ' wallet'
+        FROM postings p JOIN balances b ON b.tenant_id = p.tenant_id AND b.wallet_id = p.wallet_id
+        WHERE {p} AND b.asset <> p.asset
+        UNION ALL
+        SELECT l.tenant_id, 'lot ' || CAST(l.id AS TEXT),
+               'a ' || l.asset || ' lot in a ' || b.asset || ' wallet'
+        FROM lots l JOIN balances b ON b.tenant_id = l.tenant_id AND b.wallet_id = l.wallet_id
+        WHERE {l} AND b.asset <> l.asset
+    """,
     "available_matches_entries": _cached_matches_entries("available"),
     "pending_matches_entries": _cached_matches_entries("pending"),
-    "lifetime_matches_entries": """
-        SELECT m.tenant_id, 'member ' || m.external_id,
-               'cached lifetime ' || CAST(m.points_lifetime AS TEXT) || ' but issued entries say '
+    "lifetime_matches_entries": f"""
+        SELECT b.tenant_id, {_WALLET},
+               'cached lifetime ' || CAST(b.lifetime AS TEXT) || ' but issued entries say '
                || CAST(COALESCE(s.total, 0) AS TEXT)
-        FROM members m LEFT JOIN (
-            SELECT p.tenant_id, p.member_id, -SUM(e.amount) AS total
+        FROM balances b LEFT JOIN (
+            SELECT p.tenant_id, p.wallet_id, -SUM(e.amount) AS total
             FROM entries e JOIN postings p ON p.tenant_id = e.tenant_id AND p.id = e.posting_id
-            WHERE e.account = 'issued' AND {e} GROUP BY p.tenant_id, p.member_id) s
-          ON s.tenant_id = m.tenant_id AND s.member_id = m.id
-        WHERE {m}
-          AND m.points_lifetime <> COALESCE(s.total, 0)
+            WHERE e.account = 'issued' AND {{e}} GROUP BY p.tenant_id, p.wallet_id) s
+          ON s.tenant_id = b.tenant_id AND s.wallet_id = b.wallet_id
+        WHERE {{b}}
+          AND b.lifetime <> COALESCE(s.total, 0)
     """,
-    "available_lots_match_balance": """
-        SELECT m.tenant_id, 'member ' || m.external_id,
-               'available lots hold ' || CAST(COALESCE(l.total, 0) AS TEXT)
-               || ' but the available balance is ' || CAST(m.points_available AS TEXT)
-        FROM members m LEFT JOIN (
-            SELECT tenant_id, member_id, SUM(remaining) AS total FROM lots
-            WHERE state = 'available' AND {_} GROUP BY tenant_id, member_id) l
-          ON l.tenant_id = m.tenant_id AND l.member_id = m.id
-        WHERE {m}
-          AND COALESCE(l.total, 0) <> CASE WHEN m.points_available > 0
-                                          THEN m.points_available ELSE 0 END
-    """,
-    "pending_lots_match_balance": """
-        SELECT m.tenant_id, 'member ' || m.external_id,
-               'pending lots hold ' || CAST(COALESCE(l.total, 0) AS TEXT)
-               || ' but the pending balance is ' || CAST(m.points_pending AS TEXT)
-        FROM members m LEFT JOIN (
-            SELECT tenant_id, member_id, SUM(remaining) AS total FROM lots
-            WHERE state = 'pending' AND {_} GROUP BY tenant_id, member_id) l
-          ON l.tenant_id = m.tenant_id AND l.member_id = m.id
-        WHERE {m}
-          AND COALESCE(l.total, 0) <> m.points_pending
-    """,
+    "available_lots_match_balance": _lots_match_balance(
+        "available", "CASE WHEN b.available > 0 THEN b.available ELSE 0 END"
+    ),
+    "pending_lots_match_balance": _lots_match_balance("pending", "b.pending"),
     "lot_within_bounds": """
         SELECT tenant_id, 'lot ' || CAST(id AS TEXT),
-               'remaining ' || CAST(remaining AS TEXT) || ' of ' || CAST(points AS TEXT)
+               'remaining ' || CAST(remaining AS TEXT) || ' of ' || CAST(amount AS TEXT)
         FROM lots
         WHERE {_}
-          AND (remaining < 0 OR remaining > points)
+          AND (remaining < 0 OR remaining > amount)
     """,
     "lot_uses_match_lots": """
         SELECT l.tenant_id, 'lot ' || CAST(l.id AS TEXT),
-               'points ' || CAST(l.points AS TEXT) || ' - used '
+               'amount ' || CAST(l.amount AS TEXT) || ' - used '
                || CAST(COALESCE(u.used, 0) AS TEXT) || ' <> remaining '
                || CAST(l.remaining AS TEXT)
         FROM lots l LEFT JOIN (
-            SELECT tenant_id, lot_id, SUM(points) AS used FROM lot_uses
+            SELECT tenant_id, lot_id, SUM(amount) AS used FROM lot_uses
             WHERE {_} GROUP BY tenant_id, lot_id) u
           ON u.tenant_id = l.tenant_id AND u.lot_id = l.id
         WHERE {l}
-          AND l.points - COALESCE(u.used, 0) <> l.remaining
+          AND l.amount - COALESCE(u.used, 0) <> l.remaining
     """,
     # The hot tables declare no foreign keys (see patron.ledger.models): their references
     # are checked here instead.
@@ -118,15 +133,20 @@ CHECKS: dict[str, str] = {
             FROM entries e WHERE {e} AND NOT EXISTS (SELECT 1 FROM postings p
                 WHERE p.tenant_id = e.tenant_id AND p.id = e.posting_id)
             UNION ALL
-            SELECT p.tenant_id, 'posting ' || CAST(p.id AS TEXT), 'its member does not exist'
-            FROM postings p WHERE {p} AND NOT EXISTS (SELECT 1 FROM members m
-                WHERE m.tenant_id = p.tenant_id AND m.id = p.member_id)
+            SELECT e.tenant_id, 'entry ' || CAST(e.id AS TEXT), 'its wallet does not exist'
+            FROM entries e WHERE {e} AND e.wallet_id IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM balances b
+                WHERE b.tenant_id = e.tenant_id AND b.wallet_id = e.wallet_id)
+            UNION ALL
+            SELECT p.tenant_id, 'posting ' || CAST(p.id AS TEXT), 'its wallet does not exist'
+            FROM postings p WHERE {p} AND NOT EXISTS (SELECT 1 FROM balances b
+                WHERE b.tenant_id = p.tenant_id AND b.wallet_id = p.wallet_id)
             UNION ALL
             SELECT l.tenant_id, 'lot ' || CAST(l.id AS TEXT),
-                   'its member or posting does not exist'
+                   'its wallet or posting does not exist'
             FROM lots l WHERE {l} AND (
-                NOT EXISTS (SELECT 1 FROM members m
-                    WHERE m.tenant_id = l.tenant_id AND m.id = l.member_id)
+                NOT EXISTS (SELECT 1 FROM balances b
+                    WHERE b.tenant_id = l.tenant_id AND b.wallet_id = l.wallet_id)
                 OR NOT EXISTS (SELECT 1 FROM postings p
                     WHERE p.tenant_id = l.tenant_id AND p.id = l.posting_id))
             UNION ALL
@@ -137,24 +157,7 @@ CHECKS: dict[str, str] = {
                     WHERE l.tenant_id = u.tenant_id AND l.id = u.lot_id)
                 OR NOT EXISTS (SELECT 1 FROM postings p
                     WHERE p.tenant_id = u.tenant_id AND p.id = u.posting_id))
-            UNION ALL
-            SELECT o.tenant_id, 'order ' || o.order_id, 'its member does not exist'
-            FROM orders o WHERE {o} AND o.member_id IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM members m WHERE m.tenant_id = o.tenant_id AND m.id = o.member_id)
-            UNION ALL
-            SELECT m.tenant_id, 'member ' || m.external_id, 'its tenant does not exist'
-            FROM members m WHERE {m} AND NOT EXISTS (
-                SELECT 1 FROM tenants t WHERE t.tenant_id = m.tenant_id)
         ) x
-    """,
-    "order_reversal_within_earned": """
-        SELECT tenant_id, 'order ' || order_id,
-               'reversed ' || CAST(points_reversed AS TEXT) || ' of '
-               || CAST(points_earned AS TEXT) || ' earned'
-        FROM orders
-        WHERE {_}
-          AND (points_reversed < 0 OR points_reversed > points_earned
-               OR refunded < 0 OR refunded > total)
     """,
 }
 
@@ -175,66 +178,60 @@ def _scoped(sql: str, tenant_id: uuid.UUID | None) -> TextClause:
     return stmt
 
 
-def verify(session: Session, tenant_id: uuid.UUID | None = None) -> list[Violation]:
-    """Every violation of the ledger's invariants, in one tenant or in all."""
+def verify(
+    session: Session, tenant_id: uuid.UUID | None = None, *, extra: dict[str, str] | None = None
+) -> list[Violation]:
+    """Every violation of the ledger's invariants, in one tenant or in all. `extra` adds
+    checks written the same way by the domains that own rows the ledger refers to."""
     violations: list[Violation] = []
-    for name, sql in CHECKS.items():
+    for name, sql in {**CHECKS, **(extra or {})}.items():
         for row in session.execute(_scoped(sql, tenant_id)):
             # SQLite hands back a raw text query's uuid as 32 hex digits: print it as a UUID.
             tenant = str(uuid.UUID(str(row[0])))
             violations.append(Violation(name, tenant, str(row[1]), str(row[2])))
-    violations += _negative_without_debt_policy(session, tenant_id)
+    violations += _negative_without_debt(session, tenant_id)
     return violations
 
 
-def _negative_without_debt_policy(session: Session, tenant_id: uuid.UUID | None) -> list[Violation]:
-    """A balance below zero is allowed only where a posting made under a program version
-    with the `debt` policy took it there. Pending can never be negative."""
+def _negative_without_debt(session: Session, tenant_id: uuid.UUID | None) -> list[Violation]:
+    """Pending is never below zero; available only in a wallet where a posting recorded
+    taking it into debt (`into_debt` in its detail: a claw-back, or a removal under the debt
+    policy)."""
     stmt = select(
-        Member.tenant_id,
-        Member.id,
-        Member.external_id,
-        Member.points_available,
-        Member.points_pending,
-    ).where(or_(Member.points_available < 0, Member.points_pending < 0))
+        Balance.tenant_id, Balance.wallet_id, Balance.asset, Balance.available, Balance.pending
+    ).where(or_(Balance.available < 0, Balance.pending < 0))
     if tenant_id is not None:
-        stmt = stmt.where(Member.tenant_id == tenant_id)
+        stmt = stmt.where(Balance.tenant_id == tenant_id)
     out = []
     for row in session.execute(stmt):
-        if row.points_pending < 0:
+        subject = f"wallet {row.wallet_id} ({row.asset})"
+        if row.pending < 0:
             out.append(
                 Violation(
                     "no_negative_balance",
                     str(row.tenant_id),
-                    f"member {row.external_id}",
-                    f"pending balance {row.points_pending} is below zero",
+                    subject,
+                    f"pending balance {row.pending} is below zero",
                 )
             )
             continue
-        if row.points_available >= 0:
+        if row.available >= 0:
             continue
-        versions = session.execute(
-            select(ProgramVersion.document)
-            .join(
-                Posting,
-                (Posting.tenant_id == ProgramVersion.tenant_id)
-                & (Posting.program_version == ProgramVersion.version),
-            )
-            .where(
+        details = session.execute(
+            select(Posting.detail).where(
                 Posting.tenant_id == row.tenant_id,
-                Posting.member_id == row.id,
-                Posting.kind.in_(("claw_back", "adjust")),
+                Posting.wallet_id == row.wallet_id,
+                Posting.kind.in_((Kind.CLAW_BACK, Kind.ADJUST)),
             )
-            .distinct()
         ).scalars()
-        if not any(doc.get("negative_balance") == "debt" for doc in versions):
+        if not any((d or {}).get("into_debt", 0) > 0 for d in details):
             out.append(
                 Violation(
                     "no_negative_balance",
                     str(row.tenant_id),
-                    f"member {row.external_id}",
-                    f"available balance {row.points_available} is below zero, but no posting "
-                    "was made under the debt policy",
+                    subject,
+                    f"available balance {row.available} is below zero, but no posting took "
+                    "it into debt",
                 )
             )
     return out

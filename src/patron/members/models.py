@@ -10,10 +10,9 @@ from patron.db.base import Base, Points, TenantScoped
 class Member(TenantScoped, Base):
     """A customer in the program.
 
-    The member row is also the lock that serialises every balance change of the member
-    (SELECT ... FOR UPDATE on PostgreSQL), and it caches the member's ledger balances:
-    `points_available` and `points_pending` always equal the sums of the member's entries on
-    those accounts (`patron verify-ledger` proves it).
+    The member's points are a ledger wallet whose id is the member's id (the `balances` row
+    created with the member). Changes to a member's points lock the member row, then the
+    wallet's balance row, in that order (SELECT ... FOR UPDATE on PostgreSQL).
     """
 
     __tablename__ = "members"
@@ -37,12 +36,6 @@ class Member(TenantScoped, Base):
     accepts_marketing: Mapped[bool] = mapped_column(default=False)
     enrolled_at: Mapped[datetime]
     updated_at: Mapped[datetime]
-
-    # Cached ledger balances (points). Available may be negative only under the debt policy.
-    points_available: Mapped[int] = mapped_column(Points, default=0)
-    points_pending: Mapped[int] = mapped_column(Points, default=0)
-    # Net points issued to the member by earning (earned minus clawed back); never spent down.
-    points_lifetime: Mapped[int] = mapped_column(Points, default=0)
 
     # Running order statistics that rules and segments read. Spend is in the program
     # currency's minor units, net of refunds.

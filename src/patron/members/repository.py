@@ -2,15 +2,21 @@ import uuid
 from collections.abc import Iterable
 from functools import cache
 
-from sqlalchemy import ColumnElement, Executable, String, any_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Executable, String, and_, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from patron.db.bulk import Op
-from patron.ledger.engine import Book
-from patron.ledger.repository import balance_columns
+from patron.ledger.assets import POINTS
+from patron.ledger.models import Balance
+from patron.ledger.repository import book_of
 from patron.members.models import Member
 from patron.members.state import MemberState
+
+# A member's points wallet: the balances row with the member's id.
+_WALLET = and_(
+    Balance.tenant_id == Member.tenant_id, Balance.wallet_id == Member.id, Balance.asset == POINTS
+)
 
 
 def get_by_external_id(
@@ -22,6 +28,16 @@ def get_by_external_id(
     return session.execute(stmt).scalar_one_or_none()
 
 
+def balance_of(session: Session, member: Member) -> Balance:
+    return session.execute(
+        select(Balance).where(
+            Balance.tenant_id == member.tenant_id,
+            Balance.wallet_id == member.id,
+            Balance.asset == POINTS,
+        )
+    ).scalar_one()
+
+
 def search(
     session: Session,
     tenant_id: uuid.UUID,
@@ -30,8 +46,8 @@ def search(
     q: str | None,
     after: uuid.UUID | None,
     limit: int,
-) -> list[Member]:
-    stmt = select(Member).where(Member.tenant_id == tenant_id)
+) -> list[tuple[Member, Balance]]:
+    stmt = select(Member, Balance).join(Balance, _WALLET).where(Member.tenant_id == tenant_id)
     if email:
         stmt = stmt.where(Member.email_key == email.strip().lower())
     if q:
@@ -44,28 +60,31 @@ def search(
         )
     if after is not None:
         stmt = stmt.where(Member.id > after)
-    return list(session.execute(stmt.order_by(Member.id).limit(limit)).scalars())
+    rows = session.execute(stmt.order_by(Member.id).limit(limit))
+    return [(row[0], row[1]) for row in rows]
 
 
 _STATE_COLUMNS = (
     Member.id,
     Member.external_id,
     Member.status,
-    Member.points_available,
-    Member.points_pending,
-    Member.points_lifetime,
     Member.orders_count,
     Member.total_spent,
     Member.first_order_at,
     Member.last_order_at,
+    Balance.wallet_id,
+    Balance.asset,
+    Balance.available,
+    Balance.pending,
+    Balance.lifetime,
 )
 
 
 def lock_states(
     session: Session, tenant_id: uuid.UUID, external_ids: Iterable[str]
 ) -> dict[str, MemberState]:
-    """Lock members' rows (external-id order, the same for every caller, so that two batches
-    cannot deadlock) and return their balances and statistics."""
+    """Lock members' rows and their points wallets (external-id order, the same for every
+    caller, so that two batches cannot deadlock) and return their balances and statistics."""
     wanted = sorted(set(external_ids))
     if not wanted:
         return {}
@@ -76,12 +95,7 @@ def lock_states(
             id=row.id,
             external_id=row.external_id,
             status=row.status,
-            book=Book(
-                member_id=row.id,
-                available=row.points_available,
-                pending=row.points_pending,
-                lifetime=row.points_lifetime,
-            ),
+            book=book_of(row),
             orders_count=row.orders_count,
             total_spent=row.total_spent,
             first_order_at=row.first_order_at,
@@ -100,6 +114,7 @@ def _lock_states_statement(dialect: str) -> Executable:
         match = Member.external_id == any_(bindparam("ids", type_=ARRAY(String)))
     return (
         select(*_STATE_COLUMNS)
+        .join(Balance, _WALLET)
         .where(Member.tenant_id == bindparam("tenant"), match)
         .order_by(Member.external_id)
         .with_for_update()
@@ -107,20 +122,32 @@ def _lock_states_statement(dialect: str) -> Executable:
 
 
 def states_op(tenant_id: uuid.UUID, states: Iterable[MemberState]) -> Op:
-    """Write back balances and statistics of changed members, and mark them written."""
+    """Write back the order statistics of changed members, and mark them written. (Their
+    balances are the ledger's to write.)"""
     rows = []
     for m in states:
-        if m.changed or m.book.changed:
+        if m.changed:
             rows.append(
                 dict(
                     tenant_id=tenant_id,
                     id=m.id,
-                    **balance_columns(m.book),
                     orders_count=m.orders_count,
                     total_spent=m.total_spent,
                     first_order_at=m.first_order_at,
                     last_order_at=m.last_order_at,
                 )
             )
-            m.changed = m.book.changed = False
+            m.changed = False
     return Op("update", Member.__table__, rows)
+
+
+def insert_op(rows: list[dict[str, object]]) -> Op:
+    """Insert members that do not exist yet; the op's result lists the external ids
+    inserted."""
+    return Op(
+        "insert_ignore",
+        Member.__table__,
+        rows,
+        conflict=("tenant_id", "external_id"),
+        returning="external_id",
+    )

@@ -3,6 +3,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from patron.events.schemas import EventBase, Strict
+
 EnrolledVia = Literal["checkout", "account", "import", "api"]
 Status = Literal["active", "suspended"]
 
@@ -63,3 +65,14 @@ class Member(BaseModel):
     updated_at: datetime
     points: Points
     stats: OrderStats
+
+
+class MemberEnrolledData(Strict):
+    source: EnrolledVia = Field("account", description="How the customer joined.")
+    birthday: date | None = None
+    accepts_marketing: bool = False
+
+
+class MemberEnrolled(EventBase):
+    type: Literal["member.enrolled"]
+    data: MemberEnrolledData = Field(default_factory=MemberEnrolledData)

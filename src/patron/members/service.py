@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 from patron.db import bulk
 from patron.kit.ids import uuid7
 from patron.kit.money import format_amount
+from patron.ledger.assets import POINTS
+from patron.ledger.models import Balance
+from patron.ledger.service import ledger
 from patron.members import repository, schemas
 from patron.members.errors import MemberNotFound
 from patron.members.models import Member
@@ -72,11 +75,11 @@ class MemberService:
         tenant_id: uuid.UUID,
         now: datetime,
         members: Iterable[dict[str, Any]],
-    ) -> set[str]:
-        """Insert members that do not exist yet; existing ones are left as they are. One
-        statement, safe against concurrent enrolment of the same customer. Returns the
-        external ids it created."""
-        rows = [
+    ) -> dict[str, uuid.UUID]:
+        """Insert members that do not exist yet, each with its points wallet; existing ones
+        are left as they are. Safe against concurrent enrolment of the same customer.
+        Returns the external ids it created, with their ids."""
+        rows: list[dict[str, Any]] = [
             dict(
                 tenant_id=tenant_id,
                 id=uuid7(),
@@ -90,25 +93,21 @@ class MemberService:
                 accepts_marketing=m.get("accepts_marketing", False),
                 enrolled_at=now,
                 updated_at=now,
-                points_available=0,
-                points_pending=0,
-                points_lifetime=0,
                 orders_count=0,
                 total_spent=0,
             )
             for m in members
         ]
         # Sorted: concurrent enrolments insert (and so wait on) rows in one order.
-        rows.sort(key=lambda r: r["external_id"])
-        op = bulk.Op(
-            "insert_ignore",
-            Member.__table__,
-            rows,
-            conflict=("tenant_id", "external_id"),
-            returning="external_id",
-        )
+        rows.sort(key=lambda r: str(r["external_id"]))
+        op = repository.insert_op(rows)
         bulk.execute(session, [op])
-        return set(op.result)
+        inserted = set(op.result)
+        created = {str(r["external_id"]): r["id"] for r in rows if r["external_id"] in inserted}
+        ledger.open_wallets(
+            session, tenant_id=tenant_id, wallets=[(w, POINTS) for w in created.values()]
+        )
+        return created
 
     def search(
         self,
@@ -119,10 +118,13 @@ class MemberService:
         q: str | None,
         after: uuid.UUID | None,
         limit: int,
-    ) -> list[Member]:
+    ) -> list[tuple[Member, Balance]]:
         return repository.search(session, tenant_id, email=email, q=q, after=after, limit=limit)
 
-    def describe(self, member: Member, *, currency: str | None) -> schemas.Member:
+    def balance(self, session: Session, member: Member) -> Balance:
+        return repository.balance_of(session, member)
+
+    def describe(self, member: Member, balance: Balance, *, currency: str | None) -> schemas.Member:
         return schemas.Member(
             external_id=member.external_id,
             email=member.email,
@@ -134,10 +136,10 @@ class MemberService:
             enrolled_at=member.enrolled_at,
             updated_at=member.updated_at,
             points=schemas.Points(
-                available=max(member.points_available, 0),
-                pending=member.points_pending,
-                lifetime_earned=member.points_lifetime,
-                debt=max(-member.points_available, 0),
+                available=max(balance.available, 0),
+                pending=balance.pending,
+                lifetime_earned=balance.lifetime,
+                debt=max(-balance.available, 0),
             ),
             stats=schemas.OrderStats(
                 orders_count=member.orders_count,

@@ -1,4 +1,4 @@
-"""A member as one ingestion sees it: locked, with its ledger book and order statistics."""
+"""A member as one ingestion sees it: locked, with its points book and order statistics."""
 
 import uuid
 from dataclasses import dataclass
@@ -7,7 +7,7 @@ from datetime import datetime
 from patron.ledger.engine import Book
 
 
-@dataclass
+@dataclass(slots=True)
 class MemberState:
     id: uuid.UUID
     external_id: str

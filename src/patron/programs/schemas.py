@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from patron.kit.money import CURRENCIES
+from patron.ledger.engine import Terms
 
 
 class ProgramDocument(BaseModel):
@@ -100,3 +101,8 @@ class Program(ProgramDocument):
 
     version: int = Field(description="Published version number.", examples=[3])
     published_at: datetime
+
+    @property
+    def terms(self) -> Terms:
+        """What the ledger records and applies for the program's points."""
+        return Terms(self.version, self.negative_balance, self.expiry_days)

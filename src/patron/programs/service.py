@@ -5,10 +5,12 @@ import threading
 import uuid
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from patron.auth.models import Tenant
+from patron.ledger.assets import POINTS
+from patron.ledger.engine import Terms
 from patron.programs import repository
 from patron.programs.errors import NoProgram
 from patron.programs.models import ProgramVersion
@@ -62,6 +64,19 @@ class ProgramService:
             update(Tenant).where(Tenant.tenant_id == tenant_id).values(program_version=version)
         )
         return Program(**document.model_dump(), version=version, published_at=now)
+
+    def terms_for(self, session: Session, tenant_id: uuid.UUID, asset: str) -> Terms:
+        """The terms the scheduled jobs apply to a tenant's wallets of `asset`: the current
+        program's for points; money never goes into debt and does not expire by program."""
+        version = session.execute(
+            select(Tenant.program_version).where(Tenant.tenant_id == tenant_id)
+        ).scalar_one()
+        if version is None:
+            return Terms(None, "forbid", None)
+        program = self.get(session, tenant_id=tenant_id, version=version)
+        if asset == POINTS:
+            return program.terms
+        return Terms(version, "forbid", None)
 
 
 programs = ProgramService()

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from patron.errors import InvalidInput
 from patron.kit.ids import uuid7
 from patron.ledger import engine
-from patron.ledger.repository import Changes, book_of, load_lots, write_changes
-from patron.ledger.service import terms_of
+from patron.ledger.service import ledger
 from patron.members.errors import MemberSuspended
 from patron.members.models import Member
+from patron.members.service import members
 from patron.programs.schemas import Program
 from patron.redemptions import schemas
 from patron.redemptions.errors import IdempotencyKeyReused
@@ -56,18 +56,20 @@ class RedemptionService:
                     "this Idempotency-Key was used for a different redemption",
                     field="Idempotency-Key",
                 )
-            return self._out(earlier, available=None, replayed=True, member=member)
+            balance = members.balance(session, member)
+            return self._out(earlier, available=max(balance.available, 0), replayed=True)
         if member.status != "active":
             raise MemberSuspended(member.external_id)
-        book = book_of(member)
-        load_lots(session, member.tenant_id, [book])
-        terms = terms_of(program)
-        settled = engine.settle(book, now=now, terms=terms)
-        posting = engine.redeem(book, data.points, now=now, reason=data.description, terms=terms)
-        write_changes(
+        terms = program.terms
+        [posting], book = ledger.transact(
             session,
-            member.tenant_id,
-            Changes(postings=[*settled, posting], books={book.member_id: book}),
+            tenant_id=member.tenant_id,
+            wallet_id=member.id,
+            terms=terms,
+            now=now,
+            operation=lambda book: engine.redeem(
+                book, data.points, now=now, reason=data.description, terms=terms
+            ),
         )
         redemption = Redemption(
             tenant_id=member.tenant_id,
@@ -82,18 +84,16 @@ class RedemptionService:
         )
         session.add(redemption)
         session.flush()
-        return self._out(redemption, available=book.available, replayed=False, member=member)
+        return self._out(redemption, available=book.available, replayed=False)
 
-    def _out(
-        self, r: Redemption, *, available: int | None, replayed: bool, member: Member
-    ) -> schemas.Redemption:
+    def _out(self, r: Redemption, *, available: int, replayed: bool) -> schemas.Redemption:
         """`available` is the balance this call left; a replay reports the balance now."""
         return schemas.Redemption(
             id=str(r.id),
             points=r.points,
             description=r.description,
             transaction_id=str(r.posting_id),
-            available=max(member.points_available, 0) if available is None else available,
+            available=available,
             created_at=r.created_at,
             replayed=replayed,
         )

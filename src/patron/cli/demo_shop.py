@@ -18,10 +18,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import TypeAdapter
-
-from patron.events.schemas import EventIn
-from patron.events.service import AnyEvent
+import patron.handlers  # noqa: F401  (registers the event types)
+from patron.events.schemas import EventBase
+from patron.ingest.registry import registry
 from patron.programs.schemas import ProgramDocument
 
 TENANT = "demo"
@@ -94,8 +93,6 @@ ENROL_FIRST_RATE = 0.10  # join through the shop's account page before ordering
 BROWSER_RATE = 0.03  # join and never order
 CHURN_RATE = 0.25  # stop ordering at some point in the year
 
-_events = TypeAdapter(EventIn)
-
 
 @dataclass(frozen=True)
 class Adjustment:
@@ -128,7 +125,7 @@ class Plan:
     start: datetime
     end: datetime
     customers: list[str]
-    events: list[AnyEvent] = field(default_factory=list)  # in time order
+    events: list[EventBase] = field(default_factory=list)  # in time order
     actions: list[Action] = field(default_factory=list)  # in time order
 
 
@@ -216,7 +213,7 @@ def plan(*, members: int, seed: int, end: datetime) -> Plan:
     for n, draft in enumerate(drafts, start=1):
         draft.body["id"] = f"demo-evt-{n:06d}"
         draft.body["occurred_at"] = draft.at.isoformat()
-        events.append(_events.validate_python(draft.body))
+        events.append(registry.adapter().validate_python(draft.body))
     actions.sort(key=lambda a: (a.at, a.customer))
     return Plan(
         start=start,

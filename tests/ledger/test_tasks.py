@@ -17,9 +17,10 @@ import pytest
 from sqlalchemy import func, select
 
 from patron.db.session import Database
-from patron.jobs.service import JobReport, jobs
 from patron.kit.clock import FrozenClock
 from patron.ledger.models import Posting
+from patron.ledger.tasks import JobReport, tasks
+from patron.programs.service import programs
 from tests.factories import Shop, create_shop, order_placed, order_refunded, violations
 
 WINDOWED = {"pending_days": 14, "expiry_days": 30}
@@ -95,7 +96,7 @@ def entries(row: dict[str, Any]) -> list[tuple[str, int]]:
 
 
 def run_jobs(db: Database, clock: FrozenClock) -> JobReport:
-    return jobs.run_due(db, now=clock.now())
+    return tasks.run_due(db, now=clock.now(), terms_for=programs.terms_for)
 
 
 def count_postings(db: Database, shop: Shop, kind: str) -> int:
@@ -339,7 +340,7 @@ class TestConcurrentWorkers:
 
             def work(_: int) -> JobReport:
                 barrier.wait(timeout=30)
-                return jobs.run_due(db, now=clock.now(), chunk=7)
+                return tasks.run_due(db, now=clock.now(), terms_for=programs.terms_for, chunk=7)
 
             with ThreadPoolExecutor(2) as pool:
                 return list(pool.map(work, range(2)))

@@ -1,0 +1,129 @@
+"""`POST /v1/events` and `/v1/events/batch`: every event type the registry knows.
+
+The body is read as bytes and validated (`validate_json`, one pass from bytes to models)
+inside the unit of work, after the key was checked: a client with a bad key learns nothing
+about its payload, and the request costs one hop to the thread pool and no separate
+connection for authentication. Validation errors are raised as FastAPI's own, so they render
+like every other 422.
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+import patron.handlers  # noqa: F401  (registers the built-in handlers)
+from patron.auth.deps import ClockDep, authenticate
+from patron.auth.scopes import EVENTS_WRITE
+from patron.db.session import Database, get_database
+from patron.events.schemas import BatchResult, EventBase, EventResult
+from patron.ingest.pipeline import pipeline
+from patron.ingest.registry import registry
+from patron.kit.responses import JSONBytes
+from patron.programs.service import programs
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+# The event types registered when the API is built: a discriminated union, so a bad event is
+# reported under the fields of its own type.
+EventIn = registry.union()
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=1000)  # type: ignore[valid-type]
+
+
+_ONE: TypeAdapter[Any] = registry.adapter()
+
+
+def body_schemas() -> dict[str, Any]:
+    """JSON schemas of the request bodies, for the OpenAPI document."""
+    ref = "#/components/schemas/{model}"
+    return {
+        "EventIn": _ONE.json_schema(ref_template=ref),
+        "EventBatch": EventBatch.model_json_schema(ref_template=ref),
+    }
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
+        }
+    }
+
+
+def _parse(raw: bytes, batch: bool) -> list[EventBase]:
+    try:
+        if batch:
+            return list(EventBatch.model_validate_json(raw).events)
+        return [_ONE.validate_json(raw)]
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
+def _ingest(
+    db: Database, request: Request, raw: bytes, now: Any, batch: bool
+) -> list[dict[str, Any]]:
+    """Authenticate, validate and ingest in one unit of work, run again if a concurrent request
+    stored the same event meanwhile (see the pipeline)."""
+
+    def work(session: Session) -> list[dict[str, Any]]:
+        principal = authenticate(request, session, EVENTS_WRITE)
+        events = _parse(raw, batch)
+        program = programs.get(
+            session, tenant_id=principal.tenant_id, version=principal.program_version
+        )
+        return pipeline.ingest(
+            session,
+            tenant_id=principal.tenant_id,
+            program=program,
+            events=events,
+            now=now,
+            field_prefix="events.{i}." if batch else "",
+        )
+
+    return db.run(work)
+
+
+@router.post(
+    "",
+    response_model=EventResult,
+    status_code=201,
+    summary="Send one event",
+    responses={
+        200: {"description": "A replay: the event was received before.", "model": EventResult}
+    },
+    openapi_extra=_body("EventIn"),
+)
+async def post_event(request: Request, clock: ClockDep) -> Any:
+    raw = await request.body()
+    [result] = await run_in_threadpool(
+        _ingest, get_database(request), request, raw, clock.now(), False
+    )
+    # Returned as is: it was built to the schema, validating it again would cost the hot path.
+    return JSONBytes(result, status_code=200 if result["duplicate"] else 201)
+
+
+@router.post(
+    "/batch",
+    response_model=BatchResult,
+    summary="Send up to 1,000 events",
+    description="All or nothing: if any event is invalid, none is stored and the "
+    "error names it (`events.3.data.total`). Results come in the order sent.",
+    openapi_extra=_body("EventBatch"),
+)
+async def post_batch(request: Request, clock: ClockDep) -> Any:
+    raw = await request.body()
+    results = await run_in_threadpool(
+        _ingest, get_database(request), request, raw, clock.now(), True
+    )
+    return JSONBytes({"results": results})

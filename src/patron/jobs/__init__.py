@@ -1,1 +1,0 @@
-"""Scheduled work: vest pending points whose return window closed, expire old points."""
