@@ -87,17 +87,21 @@ def _postgres(session: Session, ops: list[Op]) -> None:
     # Every CTE runs whether or not it is selected; select the ones whose results we need.
     select = ", ".join(selects) if selects else "1"
     statement = f"WITH {', '.join(ctes)} SELECT {select}"
-    # A raw cursor takes $n placeholders as they are: psycopg does not re-parse a statement
-    # this long on every call (it caches only short ones).
+    [row] = raw(session, statement, params)
+    returning = [op for op in ops if op.returning]
+    for op, values in zip(returning, row if selects else (), strict=True):
+        op.result = list(values or [])
+
+
+def raw(session: Session, statement: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Run a PostgreSQL statement with `$n` placeholders on the session's connection and
+    return its rows. A raw cursor takes the placeholders as they are: psycopg does not
+    re-parse a long statement on every call (it caches only short ones)."""
     driver = session.connection().connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
     with psycopg.RawCursor(driver) as cursor:
         cursor.execute(statement, params)
-        row = cursor.fetchone()
-    assert row is not None
-    returning = [op for op in ops if op.returning]
-    for op, values in zip(returning, row if selects else (), strict=True):
-        op.result = list(values or [])
+        return cursor.fetchall()
 
 
 def one_of(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:

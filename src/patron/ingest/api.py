@@ -73,10 +73,15 @@ def _parse(raw: bytes, batch: bool) -> list[EventBase]:
 def _ingest(
     db: Database, request: Request, raw: bytes, now: Any, batch: bool
 ) -> list[dict[str, Any]]:
-    """Authenticate, validate and ingest in one unit of work, run again if a concurrent request
-    stored the same event meanwhile (see the pipeline)."""
+    """Authenticate, validate and ingest in one unit of work. The first attempt is optimistic
+    (it does not look for stored events first); it is run again, reading them first, if it
+    met a replay, an error, or a concurrent request storing the same event (see the
+    pipeline)."""
+    attempts = 0
 
     def work(session: Session) -> list[dict[str, Any]]:
+        nonlocal attempts
+        attempts += 1
         principal = authenticate(request, session, EVENTS_WRITE)
         events = _parse(raw, batch)
         program = programs.get(
@@ -89,6 +94,7 @@ def _ingest(
             events=events,
             now=now,
             field_prefix="events.{i}." if batch else "",
+            claim=attempts > 1,
         )
 
     return db.run(work)

@@ -14,6 +14,12 @@ Idempotency under concurrency: two requests carrying the same new event id both 
 unclaimed; both apply it, and the second's insert of the event row finds the first one's (it
 waits on the unique index until the first commits). The second then raises `Retry`: its unit
 of work rolls back and runs again, and this time finds the event stored and replays it.
+
+Optimistic ingestion (`claim=False`) skips reading the stored events: almost every event a
+shop sends is new, and the read is a round trip. An event that was stored before is then
+found by the same unique index when the event rows are written, and any error the attempt
+raises may come from applying a replay again; either way the attempt raises `Retry`, and the
+caller runs it again with `claim=True`, which tells replays apart before applying anything.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from patron.db import bulk
 from patron.db.session import Retry
-from patron.errors import InvalidInput
+from patron.errors import InvalidInput, PatronError
 from patron.events import repository as event_repo
 from patron.events.errors import EventConflict
 from patron.events.schemas import EventBase
@@ -63,9 +69,11 @@ class Pipeline:
         events: Sequence[EventBase],
         now: datetime,
         field_prefix: str = "events.{i}.",
+        claim: bool = True,
     ) -> list[dict[str, Any]]:
         """Apply events and return one result per event, in the order given. Any invalid
-        event fails the whole call and nothing is stored."""
+        event fails the whole call and nothing is stored. Without `claim`, see the module's
+        notes on optimistic ingestion."""
         items = []
         for i, event in enumerate(events):
             payload = event.model_dump(mode="json")
@@ -79,12 +87,19 @@ class Pipeline:
                     row_id=uuid7(),
                 )
             )
-        fresh = self._claim(session, tenant_id, self._dedupe(items))
+        fresh = self._dedupe(items)
+        if claim:
+            fresh = self._claim(session, tenant_id, fresh)
         if fresh:
             batch = Batch(tenant_id=tenant_id, program=program, now=now, items=fresh)
-            slots = self._load(session, batch)
-            self._apply(batch)
-            self._write(session, batch, slots)
+            try:
+                slots = self._load(session, batch)
+                self._apply(batch)
+                self._write(session, batch, slots)
+            except PatronError:
+                if claim:
+                    raise
+                raise Retry() from None
         for item in items:
             if item.duplicate_of is not None:
                 first = items[item.duplicate_of].result

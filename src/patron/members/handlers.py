@@ -14,6 +14,8 @@ from patron.db.bulk import Op
 from patron.ingest.batch import Batch, Item, Outcome, Status
 from patron.ingest.books import BOOKS
 from patron.ingest.registry import Slot, handler
+from patron.ledger.assets import POINTS
+from patron.ledger.engine import Book
 from patron.members import repository
 from patron.members.schemas import MemberEnrolled
 from patron.members.service import members as member_service
@@ -47,13 +49,29 @@ class MembersPart:
                 continue
             joiners[key.external_id] = (item.index, dict(key.enrol, external_id=key.external_id))
         if joiners:
-            member_service.enrol_many(
+            created = member_service.enrol_many(
                 session,
                 tenant_id=batch.tenant_id,
                 now=batch.now,
                 members=[fields for _, fields in joiners.values()],
             )
-            joined = repository.lock_states(session, batch.tenant_id, joiners)
+            # The rows this transaction inserted are its own until it commits: no lock to take.
+            joined = {
+                external_id: MemberState(
+                    id=member_id,
+                    external_id=external_id,
+                    status=str(joiners[external_id][1].get("status", "active")),
+                    book=Book(member_id, POINTS, 0, 0, 0),
+                    orders_count=0,
+                    total_spent=0,
+                    first_order_at=None,
+                    last_order_at=None,
+                )
+                for external_id, member_id in created.items()
+            }
+            # Customers another transaction enrolled meanwhile: lock them as they are now.
+            others = set(joiners) - set(created)
+            joined.update(repository.lock_states(session, batch.tenant_id, others))
             for external_id, state in joined.items():
                 state.joined_by = joiners[external_id][0]
             self.states.update(joined)

@@ -1,15 +1,18 @@
 import uuid
 from collections.abc import Iterable
 from functools import cache
+from typing import Any
 
+import orjson
 from sqlalchemy import ColumnElement, Executable, String, and_, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from patron.db import bulk
 from patron.db.bulk import Op
 from patron.ledger.assets import POINTS
 from patron.ledger.models import Balance
-from patron.ledger.repository import book_of
+from patron.ledger.repository import book_of, open_wallets_op
 from patron.members.models import Member
 from patron.members.state import MemberState
 
@@ -141,13 +144,44 @@ def states_op(tenant_id: uuid.UUID, states: Iterable[MemberState]) -> Op:
     return Op("update", Member.__table__, rows)
 
 
-def insert_op(rows: list[dict[str, object]]) -> Op:
-    """Insert members that do not exist yet; the op's result lists the external ids
-    inserted."""
-    return Op(
-        "insert_ignore",
-        Member.__table__,
-        rows,
-        conflict=("tenant_id", "external_id"),
-        returning="external_id",
-    )
+def enrol(session: Session, rows: list[dict[str, Any]]) -> dict[str, uuid.UUID]:
+    """Insert the members of `rows` that do not exist yet and open their points wallets.
+    Returns external id -> id of those inserted."""
+    if not rows:
+        return {}
+    ids = {r["external_id"]: r["id"] for r in rows}
+    if session.get_bind().dialect.name == "postgresql":
+        # One round trip: the wallets are opened from what the member insert returns.
+        statement = _ENROL.format(
+            columns=", ".join(rows[0]), values=", ".join(f"v.{c}" for c in rows[0])
+        )
+        [(inserted,)] = bulk.raw(session, statement, [orjson.dumps(rows).decode()])
+        names = inserted or []
+    else:
+        op = Op(
+            "insert_ignore",
+            Member.__table__,
+            rows,
+            conflict=("tenant_id", "external_id"),
+            returning="external_id",
+        )
+        bulk.execute(session, [op])
+        names = op.result
+        tenant_id = rows[0]["tenant_id"]
+        bulk.execute(session, [open_wallets_op(tenant_id, [(ids[n], POINTS) for n in names])])
+    return {n: ids[n] for n in names}
+
+
+_ENROL = """
+WITH m AS (
+    INSERT INTO members ({columns})
+    SELECT {values}
+    FROM jsonb_populate_recordset(NULL::members, $1::jsonb) AS v
+    ON CONFLICT (tenant_id, external_id) DO NOTHING
+    RETURNING tenant_id, id, external_id
+), w AS (
+    INSERT INTO balances (tenant_id, wallet_id, asset, available, pending, lifetime)
+    SELECT tenant_id, id, 'points', 0, 0, 0 FROM m
+)
+SELECT array_agg(external_id) FROM m
+"""

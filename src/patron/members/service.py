@@ -7,12 +7,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from patron.db import bulk
 from patron.kit.ids import uuid7
 from patron.kit.money import format_amount
-from patron.ledger.assets import POINTS
 from patron.ledger.models import Balance
-from patron.ledger.service import ledger
 from patron.members import repository, schemas
 from patron.members.errors import MemberNotFound
 from patron.members.models import Member
@@ -76,9 +73,9 @@ class MemberService:
         now: datetime,
         members: Iterable[dict[str, Any]],
     ) -> dict[str, uuid.UUID]:
-        """Insert members that do not exist yet, each with its points wallet; existing ones
-        are left as they are. Safe against concurrent enrolment of the same customer.
-        Returns the external ids it created, with their ids."""
+        """Insert members that do not exist yet, each with its points wallet (one statement on
+        PostgreSQL); existing ones are left as they are. Safe against concurrent enrolment of
+        the same customer. Returns the external ids it created, with their ids."""
         rows: list[dict[str, Any]] = [
             dict(
                 tenant_id=tenant_id,
@@ -100,14 +97,7 @@ class MemberService:
         ]
         # Sorted: concurrent enrolments insert (and so wait on) rows in one order.
         rows.sort(key=lambda r: str(r["external_id"]))
-        op = repository.insert_op(rows)
-        bulk.execute(session, [op])
-        inserted = set(op.result)
-        created = {str(r["external_id"]): r["id"] for r in rows if r["external_id"] in inserted}
-        ledger.open_wallets(
-            session, tenant_id=tenant_id, wallets=[(w, POINTS) for w in created.values()]
-        )
-        return created
+        return repository.enrol(session, rows)
 
     def search(
         self,
