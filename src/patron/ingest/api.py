@@ -18,7 +18,8 @@ from starlette.concurrency import run_in_threadpool
 import patron.handlers  # noqa: F401  (registers the built-in handlers)
 from patron.auth.deps import ClockDep, authenticate
 from patron.auth.scopes import EVENTS_WRITE
-from patron.db.session import Database, get_database
+from patron.db.session import Database, Retry, get_database
+from patron.events.errors import EventInFlight
 from patron.events.schemas import BatchResult, EventBase, EventResult
 from patron.ingest.pipeline import pipeline
 from patron.ingest.registry import registry
@@ -97,7 +98,13 @@ def _ingest(
             claim=attempts > 1,
         )
 
-    return db.run(work)
+    try:
+        return db.run(work)
+    except Retry:
+        raise EventInFlight(
+            "another request kept storing events of this batch while it was applied; "
+            "send it again: events already stored will be replayed, not applied twice"
+        ) from None
 
 
 @router.post(

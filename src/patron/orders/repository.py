@@ -47,7 +47,12 @@ def lock_many(
 def insert_op(tenant_id: uuid.UUID, orders: Iterable[OrderState]) -> Op:
     """Insert new orders; the op's result lists the order ids inserted (one reported at the
     same moment by another event is left out)."""
-    rows = [dict(tenant_id=tenant_id, **{f: getattr(o, f) for f in _FIELDS}) for o in orders]
+    # In order-id order: concurrent batches placing the same ids wait on the unique index in
+    # one order, and cannot deadlock.
+    rows = [
+        dict(tenant_id=tenant_id, **{f: getattr(o, f) for f in _FIELDS})
+        for o in sorted(orders, key=lambda o: o.order_id)
+    ]
     return Op(
         "insert_ignore",
         Order.__table__,
