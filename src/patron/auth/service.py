@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from patron.auth.errors import TenantExists, TenantNotFound
 from patron.auth.models import ApiKey, Tenant
 from patron.auth.scopes import ALL_SCOPES
+from patron.db.statements import Hot
 from patron.errors import InvalidInput, Unauthorized
 from patron.kit.ids import uuid7
 
@@ -34,12 +35,13 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-# Built once: this runs on every request, and building the expression costs more than
-# running it.
-_BY_SECRET = (
-    select(ApiKey.id, ApiKey.scopes, Tenant.tenant_id, Tenant.name, Tenant.program_version)
-    .join(Tenant, Tenant.tenant_id == ApiKey.tenant_id)
-    .where(ApiKey.secret_hash == bindparam("h"), ApiKey.revoked_at.is_(None))
+# Built once and run on the driver: this runs on every request (see patron.db.statements).
+_BY_SECRET = Hot(
+    lambda dialect: (
+        select(ApiKey.id, ApiKey.scopes, Tenant.tenant_id, Tenant.name, Tenant.program_version)
+        .join(Tenant, Tenant.tenant_id == ApiKey.tenant_id)
+        .where(ApiKey.secret_hash == bindparam("h"), ApiKey.revoked_at.is_(None))
+    )
 )
 
 
@@ -110,15 +112,16 @@ class AuthService:
         return key
 
     def authenticate(self, session: Session, *, secret: str) -> Principal:
-        row = session.connection().execute(_BY_SECRET, {"h": hash_secret(secret)}).first()
-        if row is None:
+        rows = _BY_SECRET.rows(session, {"h": hash_secret(secret)})
+        if not rows:
             raise Unauthorized("the API key is not valid or was revoked")
+        key_id, scopes, tenant_id, name, program_version = rows[0]
         return Principal(
-            tenant_id=row.tenant_id,
-            tenant_name=row.name,
-            key_id=row.id,
-            scopes=frozenset(row.scopes),
-            program_version=row.program_version,
+            tenant_id=tenant_id,
+            tenant_name=name,
+            key_id=key_id,
+            scopes=frozenset(scopes),
+            program_version=program_version,
         )
 
 

@@ -1,18 +1,19 @@
 import uuid
 from collections.abc import Iterable
-from functools import cache
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Executable, String, and_, any_, bindparam, or_, select
+from sqlalchemy import ColumnElement, String, and_, any_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from patron.db import bulk
 from patron.db.bulk import Op
+from patron.db.statements import AnySelect, Hot
 from patron.ledger.assets import POINTS
+from patron.ledger.engine import Book
 from patron.ledger.models import Balance
-from patron.ledger.repository import book_of, open_wallets_op
+from patron.ledger.repository import open_wallets_op
 from patron.members.models import Member
 from patron.members.state import MemberState
 
@@ -91,27 +92,24 @@ def lock_states(
     wanted = sorted(set(external_ids))
     if not wanted:
         return {}
-    stmt = _lock_states_statement(session.get_bind().dialect.name)
-    params = {"tenant": tenant_id, "ids": wanted}
-    return {
-        row.external_id: MemberState(
-            id=row.id,
-            external_id=row.external_id,
-            status=row.status,
-            book=book_of(row),
-            orders_count=row.orders_count,
-            total_spent=row.total_spent,
-            first_order_at=row.first_order_at,
-            last_order_at=row.last_order_at,
+    states = {}
+    for row in _LOCK_STATES.rows(session, {"tenant": tenant_id, "ids": wanted}):
+        (id_, external_id, status, orders_count, total_spent, first_at, last_at) = row[:7]
+        wallet_id, asset, available, pending, lifetime = row[7:]
+        states[external_id] = MemberState(
+            id=id_,
+            external_id=external_id,
+            status=status,
+            book=Book(wallet_id, asset, available, pending, lifetime),
+            orders_count=orders_count,
+            total_spent=total_spent,
+            first_order_at=first_at,
+            last_order_at=last_at,
         )
-        for row in session.connection().execute(stmt, params)
-    }
+    return states
 
 
-@cache
-def _lock_states_statement(dialect: str) -> Executable:
-    """Built once per dialect: it runs for every event, and building the expression costs
-    more than running it."""
+def _lock_states_statement(dialect: str) -> AnySelect:
     match: ColumnElement[bool] = Member.external_id.in_(bindparam("ids", expanding=True))
     if dialect == "postgresql":  # one array parameter, whatever the number of ids
         match = Member.external_id == any_(bindparam("ids", type_=ARRAY(String)))
@@ -122,6 +120,10 @@ def _lock_states_statement(dialect: str) -> Executable:
         .order_by(Member.external_id)
         .with_for_update()
     )
+
+
+# Runs for every event (see patron.db.statements).
+_LOCK_STATES = Hot(_lock_states_statement)
 
 
 def states_op(tenant_id: uuid.UUID, states: Iterable[MemberState]) -> Op:
