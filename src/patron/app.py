@@ -1,5 +1,6 @@
 """create_app(): the API process. Stateless: any number of them can share one database."""
 
+import gc
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -99,6 +100,22 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+# Allocations between collections of the youngest generation (CPython's default: 700).
+GC_THRESHOLD = 100_000
+
+
+def tune_garbage_collector() -> None:
+    """Collect cyclic garbage less often. Ingesting a batch allocates a few hundred thousand
+    short-lived objects; with the default threshold the collector ran often enough to cost
+    about a fifth of a batch's time (measured in-process: 481 against 386 ms per batch of
+    1,000). What was loaded at start-up (modules, the app) is frozen out of every
+    collection. Nothing in Patron relies on cycles being freed promptly: its request objects
+    are freed by reference counting."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 50, 100)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -112,6 +129,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tune_garbage_collector()
         stop = threading.Event()
         scheduler = None
         if interval > 0:
