@@ -6,13 +6,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from patron.auth import repository
 from patron.auth.errors import TenantExists, TenantNotFound
 from patron.auth.models import ApiKey, Tenant
 from patron.auth.scopes import ALL_SCOPES
-from patron.db.statements import Hot
 from patron.errors import InvalidInput, Unauthorized
 from patron.kit.ids import uuid7
 
@@ -35,22 +34,12 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-# Built once and run on the driver: this runs on every request (see patron.db.statements).
-_BY_SECRET = Hot(
-    lambda dialect: (
-        select(ApiKey.id, ApiKey.scopes, Tenant.tenant_id, Tenant.name, Tenant.program_version)
-        .join(Tenant, Tenant.tenant_id == ApiKey.tenant_id)
-        .where(ApiKey.secret_hash == bindparam("h"), ApiKey.revoked_at.is_(None))
-    )
-)
-
-
 class AuthService:
     def create_tenant(self, session: Session, *, name: str, now: datetime) -> Tenant:
         name = name.strip()
         if not name or len(name) > 100:
             raise InvalidInput("a tenant name has 1 to 100 characters", field="name")
-        if session.execute(select(Tenant.tenant_id).where(Tenant.name == name)).first():
+        if repository.tenant_by_name(session, name) is not None:
             raise TenantExists(f"a tenant named {name!r} exists already", field="name")
         tenant = Tenant(tenant_id=uuid7(), name=name, created_at=now)
         session.add(tenant)
@@ -58,13 +47,13 @@ class AuthService:
         return tenant
 
     def get_tenant_by_name(self, session: Session, *, name: str) -> Tenant:
-        tenant = session.execute(select(Tenant).where(Tenant.name == name)).scalar_one_or_none()
+        tenant = repository.tenant_by_name(session, name)
         if tenant is None:
             raise TenantNotFound(f"no tenant named {name!r}", field="tenant")
         return tenant
 
     def list_tenants(self, session: Session) -> list[Tenant]:
-        return list(session.execute(select(Tenant).order_by(Tenant.name)).scalars())
+        return repository.tenants(session)
 
     def create_key(
         self,
@@ -97,25 +86,22 @@ class AuthService:
         return key, secret
 
     def list_keys(self, session: Session, *, tenant_id: uuid.UUID) -> list[ApiKey]:
-        stmt = select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at)
-        return list(session.execute(stmt).scalars())
+        return repository.keys(session, tenant_id)
 
     def revoke_key(
         self, session: Session, *, tenant_id: uuid.UUID, prefix: str, now: datetime
     ) -> ApiKey:
-        key = session.execute(
-            select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.prefix == prefix)
-        ).scalar_one_or_none()
+        key = repository.key_by_prefix(session, tenant_id, prefix)
         if key is None:
             raise TenantNotFound(f"no key starting {prefix!r} for this tenant", field="prefix")
         key.revoked_at = key.revoked_at or now
         return key
 
     def authenticate(self, session: Session, *, secret: str) -> Principal:
-        rows = _BY_SECRET.rows(session, {"h": hash_secret(secret)})
-        if not rows:
+        found = repository.active_key(session, hash_secret(secret))
+        if found is None:
             raise Unauthorized("the API key is not valid or was revoked")
-        key_id, scopes, tenant_id, name, program_version = rows[0]
+        key_id, scopes, tenant_id, name, program_version = found
         return Principal(
             tenant_id=tenant_id,
             tenant_name=name,

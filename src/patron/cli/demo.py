@@ -39,6 +39,7 @@ from patron.ledger.tasks import tasks
 from patron.ledger.verify import Violation
 from patron.members.errors import MemberNotFound
 from patron.members.models import Member
+from patron.members.schemas import MemberStatus
 from patron.members.service import members
 from patron.orders.models import Order
 from patron.programs.schemas import Program
@@ -216,7 +217,7 @@ def _act(
             member = members.get_by_external_id(
                 session, tenant_id=tenant_id, external_id=action.customer, lock=True
             )
-            if member.status != "active":
+            if member.status != MemberStatus.ACTIVE:
                 return
             available = max(members.balance(session, member).available, 0)
             if isinstance(action, shop.Redemption):

@@ -17,6 +17,7 @@ from patron.ledger.schemas import Adjustment, AdjustmentCreate, Transaction, pos
 from patron.ledger.service import ledger
 from patron.members.api import Limit, MemberPath
 from patron.members.errors import MemberSuspended
+from patron.members.schemas import MemberStatus
 from patron.members.service import members
 from patron.programs.service import programs
 
@@ -73,7 +74,7 @@ def post_adjustment(
     member = members.get_by_external_id(
         session, tenant_id=principal.tenant_id, external_id=external_id, lock=True
     )
-    if member.status != "active":
+    if member.status != MemberStatus.ACTIVE:
         raise MemberSuspended(member.external_id)
     posting, book = ledger.adjust(
         session,

@@ -17,7 +17,7 @@ from patron.ingest.registry import Slot, handler
 from patron.ledger.assets import POINTS
 from patron.ledger.engine import Book
 from patron.members import repository
-from patron.members.schemas import MemberEnrolled
+from patron.members.schemas import MemberEnrolled, MemberStatus
 from patron.members.service import members as member_service
 from patron.members.state import MemberState
 
@@ -60,7 +60,7 @@ class MembersPart:
                 external_id: MemberState(
                     id=member_id,
                     external_id=external_id,
-                    status=str(joiners[external_id][1].get("status", "active")),
+                    status=str(joiners[external_id][1].get("status", MemberStatus.ACTIVE)),
                     book=Book(member_id, POINTS, 0, 0, 0),
                     orders_count=0,
                     total_spent=0,

@@ -1,4 +1,5 @@
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
@@ -6,6 +7,15 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from patron.events.schemas import EventBase, Strict
 
 EnrolledVia = Literal["checkout", "account", "import", "api"]
+
+
+class MemberStatus(StrEnum):
+    """A suspended member earns and spends nothing."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
 Status = Literal["active", "suspended"]
 
 

@@ -13,6 +13,7 @@ from patron.ledger.models import Balance
 from patron.members import repository, schemas
 from patron.members.errors import MemberNotFound
 from patron.members.models import Member
+from patron.members.schemas import MemberStatus
 
 
 def _email_key(email: str | None) -> str | None:
@@ -86,7 +87,7 @@ class MemberService:
                 name=m.get("name"),
                 birthday=m.get("birthday"),
                 enrolled_via=m.get("enrolled_via", "api"),
-                status=m.get("status", "active"),
+                status=m.get("status", MemberStatus.ACTIVE),
                 accepts_marketing=m.get("accepts_marketing", False),
                 enrolled_at=now,
                 updated_at=now,

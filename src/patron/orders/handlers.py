@@ -22,11 +22,12 @@ from patron.kit.money import MoneyError, format_amount, to_minor
 from patron.ledger import engine as ledger
 from patron.ledger.engine import PostingDraft
 from patron.members.handlers import MEMBERS, MemberKey, customer, enrolment
+from patron.members.schemas import MemberStatus
 from patron.members.state import MemberState
 from patron.orders import repository
 from patron.orders.errors import OrderExists
 from patron.orders.schemas import OrderCancelled, OrderPlaced, OrderRefunded
-from patron.orders.state import OrderState
+from patron.orders.state import OrderState, OrderStatus
 from patron.programs.engine import clawback_target, points_for_order
 
 
@@ -157,7 +158,7 @@ def order_placed(batch: Batch, item: Item) -> Outcome:
         total=total,
         subtotal=to_minor(data.subtotal, data.currency) if data.subtotal else None,
         refunded=0,
-        status="placed",
+        status=OrderStatus.PLACED,
         points_earned=0,
         points_reversed=0,
         placed_at=event.occurred_at,
@@ -169,7 +170,7 @@ def order_placed(batch: Batch, item: Item) -> Outcome:
         return Outcome(Status.NOT_MEMBER, f"{external_id} is not a member: order stored, no points")
     enrolled = member.joined_by == item.index
     member.count_order(total, event.occurred_at)
-    if member.status != "active":
+    if member.status != MemberStatus.ACTIVE:
         return Outcome(
             Status.MEMBER_SUSPENDED,
             f"{external_id} is suspended: order stored, no points",
@@ -312,11 +313,11 @@ def order_cancelled(batch: Batch, item: Item) -> Outcome:
     order = batch.part(ORDERS).get(batch, item.event.data.order_id)
     member = _owner(batch, order)
     who = member.external_id if member else None
-    if order.status == "cancelled":
+    if order.status == OrderStatus.CANCELLED:
         return Outcome(
             Status.NO_EFFECT, f"order {order.order_id} was cancelled already", member=who
         )
-    order.status = "cancelled"
+    order.status = OrderStatus.CANCELLED
     order.changed = True
     if member is not None:
         member.orders_count -= 1

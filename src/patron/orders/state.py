@@ -3,6 +3,12 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+
+
+class OrderStatus(StrEnum):
+    PLACED = "placed"
+    CANCELLED = "cancelled"
 
 
 @dataclass

@@ -5,10 +5,8 @@ import threading
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from patron.auth.models import Tenant
 from patron.ledger.assets import POINTS
 from patron.ledger.engine import Terms
 from patron.programs import repository
@@ -47,9 +45,7 @@ class ProgramService:
         document: ProgramDocument,
         now: datetime,
     ) -> Program:
-        # Lock the tenant row so two publishes cannot take the same version number.
-        tenant = session.get(Tenant, tenant_id, with_for_update=True)
-        assert tenant is not None
+        repository.lock_tenant(session, tenant_id)
         version = repository.latest_version_number(session, tenant_id) + 1
         session.add(
             ProgramVersion(
@@ -60,17 +56,13 @@ class ProgramService:
             )
         )
         session.flush()
-        session.execute(
-            update(Tenant).where(Tenant.tenant_id == tenant_id).values(program_version=version)
-        )
+        repository.set_current_version(session, tenant_id, version)
         return Program(**document.model_dump(), version=version, published_at=now)
 
     def terms_for(self, session: Session, tenant_id: uuid.UUID, asset: str) -> Terms:
         """The terms the scheduled jobs apply to a tenant's wallets of `asset`: the current
         program's for points; money never goes into debt and does not expire by program."""
-        version = session.execute(
-            select(Tenant.program_version).where(Tenant.tenant_id == tenant_id)
-        ).scalar_one()
+        version = repository.current_version(session, tenant_id)
         if version is None:
             return Terms(None, "forbid", None)
         program = self.get(session, tenant_id=tenant_id, version=version)

@@ -8,7 +8,6 @@ import hashlib
 from datetime import datetime
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from patron.errors import InvalidInput
@@ -17,9 +16,10 @@ from patron.ledger import engine
 from patron.ledger.service import ledger
 from patron.members.errors import MemberSuspended
 from patron.members.models import Member
+from patron.members.schemas import MemberStatus
 from patron.members.service import members
 from patron.programs.schemas import Program
-from patron.redemptions import schemas
+from patron.redemptions import repository, schemas
 from patron.redemptions.errors import IdempotencyKeyReused
 from patron.redemptions.models import Redemption
 
@@ -43,13 +43,9 @@ class RedemptionService:
         request_hash = hashlib.sha256(
             orjson.dumps(data.model_dump(), option=orjson.OPT_SORT_KEYS)
         ).hexdigest()
-        earlier = session.execute(
-            select(Redemption).where(
-                Redemption.tenant_id == member.tenant_id,
-                Redemption.member_id == member.id,
-                Redemption.idempotency_key == idempotency_key,
-            )
-        ).scalar_one_or_none()
+        earlier = repository.by_idempotency_key(
+            session, member.tenant_id, member.id, idempotency_key
+        )
         if earlier is not None:
             if earlier.request_hash != request_hash:
                 raise IdempotencyKeyReused(
@@ -58,7 +54,7 @@ class RedemptionService:
                 )
             balance = members.balance(session, member)
             return self._out(earlier, available=max(balance.available, 0), replayed=True)
-        if member.status != "active":
+        if member.status != MemberStatus.ACTIVE:
             raise MemberSuspended(member.external_id)
         terms = program.terms
         [posting], book = ledger.transact(

@@ -1,0 +1,46 @@
+import uuid
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session
+
+from patron.auth.models import ApiKey, Tenant
+from patron.db.statements import Hot
+
+# Runs on every request (see patron.db.statements).
+_BY_SECRET = Hot(
+    lambda dialect: (
+        select(ApiKey.id, ApiKey.scopes, Tenant.tenant_id, Tenant.name, Tenant.program_version)
+        .join(Tenant, Tenant.tenant_id == ApiKey.tenant_id)
+        .where(ApiKey.secret_hash == bindparam("h"), ApiKey.revoked_at.is_(None))
+    )
+)
+
+
+def active_key(
+    session: Session, secret_hash: str
+) -> tuple[uuid.UUID, list[str], uuid.UUID, str, int | None] | None:
+    """(key id, scopes, tenant id, tenant name, program version) of an unrevoked key."""
+    rows = _BY_SECRET.rows(session, {"h": secret_hash})
+    if not rows:
+        return None
+    key_id, scopes, tenant_id, name, program_version = rows[0]
+    return key_id, scopes, tenant_id, name, program_version
+
+
+def tenant_by_name(session: Session, name: str) -> Tenant | None:
+    return session.execute(select(Tenant).where(Tenant.name == name)).scalar_one_or_none()
+
+
+def tenants(session: Session) -> list[Tenant]:
+    return list(session.execute(select(Tenant).order_by(Tenant.name)).scalars())
+
+
+def keys(session: Session, tenant_id: uuid.UUID) -> list[ApiKey]:
+    stmt = select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at)
+    return list(session.execute(stmt).scalars())
+
+
+def key_by_prefix(session: Session, tenant_id: uuid.UUID, prefix: str) -> ApiKey | None:
+    return session.execute(
+        select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.prefix == prefix)
+    ).scalar_one_or_none()
