@@ -19,11 +19,11 @@ from typer.testing import CliRunner, Result
 
 from patron.auth.models import ApiKey, Tenant
 from patron.cli.main import app
-from patron.db.models import metadata
 from patron.db.session import Database
 from patron.kit.clock import FrozenClock
 from patron.ledger.models import Balance
 from patron.members.models import Member
+from patron.models import metadata
 from tests.factories import Shop, create_shop, order_placed, violations
 
 runner = CliRunner()

@@ -78,7 +78,9 @@ class Registry:
     def __init__(self) -> None:
         self._handlers: dict[str, list[Handler]] = {}
         self._schemas: dict[str, type[EventBase]] = {}
-        self._adapter: tuple[tuple[str, ...], TypeAdapter[Any]] | None = None
+        self._adapter: tuple[tuple[tuple[str, type[EventBase]], ...], TypeAdapter[Any]] | None = (
+            None
+        )
 
     def register(self, handler: Handler) -> Handler:
         if handler.event_type not in self._schemas:
@@ -100,12 +102,13 @@ class Registry:
     @contextmanager
     def added(self, *handlers: Handler) -> Iterator[None]:
         """Handlers registered for the duration of a block (tests, simulations)."""
-        for h in handlers:
-            self.register(h)
+        registered: list[Handler] = []
         try:
+            for h in handlers:
+                registered.append(self.register(h))
             yield
         finally:
-            for h in reversed(handlers):
+            for h in reversed(registered):
                 self.unregister(h)
 
     def handlers(self, event_type: str) -> list[Handler]:
@@ -127,7 +130,9 @@ class Registry:
 
     def adapter(self) -> TypeAdapter[Any]:
         """A validator of one event of any registered type, built once per set of types."""
-        key = tuple(self._schemas)
+        # Keyed by the schemas themselves: a type registered again with another schema gets
+        # a new validator.
+        key = tuple(self._schemas.items())
         if self._adapter is None or self._adapter[0] != key:
             self._adapter = (key, TypeAdapter(self.union()))
         return self._adapter[1]

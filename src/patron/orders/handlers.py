@@ -280,7 +280,10 @@ def order_refunded(batch: Batch, item: Item) -> Outcome:
     order.refunded += amount
     order.changed = True
     member = _owner(batch, order)
-    if member is not None:
+    if member is not None and order.status != OrderStatus.CANCELLED:
+        # A cancelled order no longer counts in the spend: the cancellation took off what
+        # was not refunded yet, so a refund arriving after it (as shops send them) takes
+        # nothing off again.
         member.total_spent -= amount
         member.changed = True
     target = clawback_target(order.points_earned, order.total, order.refunded)

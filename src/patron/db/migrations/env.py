@@ -3,7 +3,7 @@
 from alembic import context
 
 from patron.db.engine import make_engine
-from patron.db.models import metadata
+from patron.models import metadata
 
 config = context.config
 

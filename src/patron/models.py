@@ -1,4 +1,5 @@
-"""Imports every domain's models so the metadata (and Alembic) sees all tables."""
+"""Every domain's models, imported so that the metadata (and Alembic's comparison) sees every
+table, as `api.py` gathers every router."""
 
 from patron.auth.models import ApiKey, Tenant
 from patron.db.base import Base
