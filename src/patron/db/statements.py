@@ -18,6 +18,8 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
+from patron.db.bulk import PREPARE_UP_TO
+
 AnySelect = Select[*tuple[Any, ...]]
 
 
@@ -49,6 +51,8 @@ class Hot:
             return [tuple(row) for row in conn.execute(stmt, params)]
         driver = conn.connection.driver_connection
         assert isinstance(driver, psycopg.Connection)
+        # As in patron.db.bulk.raw: never prepared when it carries many keys.
+        many = any(isinstance(v, list) and len(v) > PREPARE_UP_TO for v in params.values())
         with driver.cursor() as cursor:
-            cursor.execute(sql, {**fixed, **params})
+            cursor.execute(sql, {**fixed, **params}, prepare=False if many else None)
             return cursor.fetchall()

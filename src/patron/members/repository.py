@@ -157,7 +157,7 @@ def enrol(session: Session, rows: list[dict[str, Any]]) -> dict[str, uuid.UUID]:
         statement = _ENROL.format(
             columns=", ".join(rows[0]), values=", ".join(f"v.{c}" for c in rows[0])
         )
-        [(inserted,)] = bulk.raw(session, statement, [orjson.dumps(rows).decode()])
+        [(inserted,)] = bulk.raw(session, statement, [orjson.dumps(rows).decode()], rows=len(rows))
         names = inserted or []
     else:
         op = Op(
