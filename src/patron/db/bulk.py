@@ -122,12 +122,11 @@ def raw(
     return its rows. A raw cursor takes the placeholders as they are: psycopg does not
     re-parse a long statement on every call (it caches only short ones).
 
-    `rows` is the most rows any of its parameters carries. Up to PREPARE_UP_TO, psycopg may
-    prepare the statement and the server reuse a generic plan (cheap to run for a few rows,
-    and planning the statement costs more than running it). Beyond, the statement is never
-    prepared: the server plans it for the rows it carries, every time. The server otherwise
-    switches to a generic plan after five executions and may keep it for a thousand rows,
-    which was measured 60x slower (55 ms against 3.4 s per batch) than the plan made for them.
+    `rows` is the most rows any of its parameters carries. Beyond PREPARE_UP_TO the statement
+    is never prepared, so the server plans it for the rows it carries whatever its
+    `plan_cache_mode` (a generic plan for a thousand rows was measured 60x slower: 3.4 s
+    against 55 ms per batch; see patron.db.engine), and the server keeps no prepared
+    statement per batch shape.
     """
     driver = session.connection().connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
