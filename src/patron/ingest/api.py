@@ -7,6 +7,7 @@ connection for authentication. Validation errors are raised as FastAPI's own, so
 like every other 422.
 """
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -72,7 +73,7 @@ def _parse(raw: bytes, batch: bool) -> list[EventBase]:
 
 
 def _ingest(
-    db: Database, request: Request, raw: bytes, now: Any, batch: bool
+    db: Database, request: Request, raw: bytes, now: datetime, batch: bool
 ) -> list[dict[str, Any]]:
     """Authenticate, validate and ingest in one unit of work. The first attempt is optimistic
     (it does not look for stored events first); it is run again, reading them first, if it

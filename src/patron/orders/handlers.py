@@ -250,6 +250,16 @@ def _reverse(
     return postings
 
 
+def _reversed(
+    member: MemberState | None, postings: list[PostingDraft], *, nothing: str, done: str
+) -> Outcome:
+    """What a refund or cancellation did: points taken back, or nothing to take back."""
+    who = member.external_id if member else None
+    if not postings:
+        return Outcome(Status.NO_EFFECT if member else Status.NOT_MEMBER, nothing, member=who)
+    return Outcome(Status.APPLIED, done, member=who, postings=postings)
+
+
 def _owner(batch: Batch, order: OrderState) -> MemberState | None:
     return batch.part(MEMBERS).by_id(batch, order.member_id) if order.member_id else None
 
@@ -290,19 +300,13 @@ def order_refunded(batch: Batch, item: Item) -> Outcome:
     claw = target - order.points_reversed
     refunded = f"{data.amount} {order.currency}"
     postings = _reverse(batch, item, order, claw, f"Refund on order {order.order_id}", member)
-    who = member.external_id if member else None
-    if not postings:
-        return Outcome(
-            Status.NO_EFFECT if member else Status.NOT_MEMBER,
-            f"refund of {refunded} recorded; no points to take back",
-            member=who,
-        )
-    return Outcome(
-        Status.APPLIED,
-        f"{claw} points taken back: {refunded} of {format_amount(order.total, order.currency)}"
-        f" refunded, the order earned {order.points_earned}",
-        member=who,
-        postings=postings,
+    return _reversed(
+        member,
+        postings,
+        nothing=f"refund of {refunded} recorded; no points to take back",
+        done=f"{claw} points taken back: {refunded} of "
+        f"{format_amount(order.total, order.currency)} refunded, the order earned "
+        f"{order.points_earned}",
     )
 
 
@@ -328,15 +332,9 @@ def order_cancelled(batch: Batch, item: Item) -> Outcome:
         member.changed = True
     claw = order.points_earned - order.points_reversed
     postings = _reverse(batch, item, order, claw, f"Order {order.order_id} cancelled", member)
-    if not postings:
-        return Outcome(
-            Status.NO_EFFECT if member else Status.NOT_MEMBER,
-            f"order {order.order_id} cancelled; no points to take back",
-            member=who,
-        )
-    return Outcome(
-        Status.APPLIED,
-        f"order {order.order_id} cancelled: {claw} points taken back",
-        member=who,
-        postings=postings,
+    return _reversed(
+        member,
+        postings,
+        nothing=f"order {order.order_id} cancelled; no points to take back",
+        done=f"order {order.order_id} cancelled: {claw} points taken back",
     )
