@@ -126,10 +126,11 @@ class Pipeline:
 
     def _claim(self, session: Session, tenant_id: uuid.UUID, items: list[Item]) -> list[Item]:
         """Fill in the results of events stored before; return the others."""
-        stored = event_repo.stored(session, tenant_id, [it.event.id for it in items])
-        if not stored:
+        results = event_service.results(
+            session, tenant_id=tenant_id, event_ids=[it.event.id for it in items]
+        )
+        if not results:
             return items
-        results = event_service.results(session, tenant_id=tenant_id, event_ids=list(stored))
         fresh = []
         for it in items:
             if it.event.id not in results:

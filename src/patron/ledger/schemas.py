@@ -1,11 +1,12 @@
 """What the API shows of the ledger: postings with their entries, and adjustments."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from patron.ledger.engine import PostingDraft
+from patron.ledger.engine import EntryLine, PostingDraft
 from patron.ledger.models import Entry, Posting
 
 
@@ -72,23 +73,13 @@ def _iso(value: datetime) -> str:
 def posting_view(p: PostingDraft) -> dict[str, Any]:
     """A posting just made, as `PostingOut` (a plain dict: the hot path renders it with orjson
     without validating it again)."""
-    return {
-        "id": str(p.id),
-        "kind": p.kind,
-        "asset": p.asset,
-        "points": p.amount,
-        "reason": p.reason,
-        "order_id": p.order_id,
-        "event_id": str(p.event_id) if p.event_id else None,
-        "program_version": p.program_version,
-        "detail": p.detail,
-        "entries": [{"account": e.account, "amount": e.amount} for e in p.entries],
-        "created_at": _iso(p.created_at),
-    }
+    return stored_posting_view(p, p.entries)
 
 
-def stored_posting_view(posting: Posting, entries: list[Entry]) -> dict[str, Any]:
-    """A stored posting, exactly as `posting_view` showed it when it was made."""
+def stored_posting_view(
+    posting: Posting | PostingDraft, entries: Sequence[Entry | EntryLine]
+) -> dict[str, Any]:
+    """A posting as `PostingOut`: a stored one exactly as it was shown when it was made."""
     return {
         "id": str(posting.id),
         "kind": posting.kind,
