@@ -21,6 +21,7 @@ from patron.errors import PatronError
 from patron.ingest.api import body_schemas
 from patron.ingest.registry import registry
 from patron.kit.clock import Clock, SystemClock
+from patron.kit.opaque import KeepEncodedSlashes
 from patron.kit.responses import ProblemResponse
 from patron.ledger.tasks import run_periodically
 from patron.programs.service import programs
@@ -158,6 +159,7 @@ def create_app(
     app.state.db = db
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
+    app.add_middleware(KeepEncodedSlashes)
     app.include_router(router)
 
     def openapi() -> dict[str, Any]:

@@ -1,6 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 
 from patron.auth.deps import require
 from patron.auth.scopes import EVENTS_READ
@@ -8,6 +8,7 @@ from patron.auth.service import Principal
 from patron.db.session import SessionDep
 from patron.events.schemas import EventResult
 from patron.events.service import events
+from patron.kit.opaque import path_id
 from patron.kit.responses import JSONBytes
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -21,7 +22,7 @@ router = APIRouter(prefix="/events", tags=["events"])
     "first POST returned.",
 )
 def get_event(
-    event_id: Annotated[str, Path(min_length=1, max_length=255)],
+    event_id: Annotated[str, *path_id("The event's id, as the shop sent it.", "evt_1001")],
     session: SessionDep,
     principal: Annotated[Principal, Depends(require(EVENTS_READ))],
 ) -> Any:

@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from patron.kit.money import CURRENCIES, MoneyError, to_minor
+from patron.kit.opaque import Id
 from patron.ledger.schemas import PostingOut
 
 
@@ -41,7 +42,6 @@ Money = Annotated[
     ),
 ]
 Currency = Annotated[str, BeforeValidator(_currency), Field(examples=["USD"])]
-Id = Annotated[str, Field(min_length=1, max_length=255)]
 
 
 def check_amounts(currency: str, **amounts: str | None) -> None:

@@ -1,12 +1,13 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from patron.auth.deps import ClockDep, require
 from patron.auth.scopes import MEMBERS_READ, MEMBERS_WRITE
 from patron.auth.service import Principal
 from patron.db.session import SessionDep
+from patron.kit.opaque import path_id
 from patron.kit.pagination import Page, decode_cursor, encode_cursor
 from patron.members import schemas
 from patron.members.service import members
@@ -15,9 +16,7 @@ from patron.programs.service import programs
 
 router = APIRouter(prefix="/members", tags=["members"])
 
-MemberPath = Annotated[
-    str, Path(min_length=1, max_length=255, description="The shop's customer id.")
-]
+MemberPath = Annotated[str, *path_id("The shop's customer id.", "cust_1042")]
 Limit = Annotated[int, Query(ge=1, le=200, description="Items per page.")]
 
 
