@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from patron import __version__
 from patron.api import router
@@ -21,6 +22,7 @@ from patron.errors import PatronError
 from patron.ingest.api import body_schemas
 from patron.ingest.registry import registry
 from patron.kit.clock import Clock, SystemClock
+from patron.kit.limits import BodyLimits
 from patron.kit.opaque import KeepEncodedSlashes
 from patron.kit.responses import ProblemResponse
 from patron.ledger.tasks import run_periodically
@@ -44,17 +46,36 @@ def problem(
     return ProblemResponse(body, status_code=status)
 
 
-def _field(loc: tuple[Any, ...], error_type: str) -> str:
+def _field(error: dict[str, Any]) -> str:
     """A pydantic location as a dotted field name: no `body` prefix, no union tags, and no
     `query`/`header`/`path` prefix either, so a parameter is named as the client sends it
-    (`limit`, `Idempotency-Key`), the same way PatronErrors name it."""
+    (`limit`, `Idempotency-Key`), the same way PatronErrors name it. A model's own check on
+    one of its fields says which in its context (`at`)."""
+    loc = tuple(error.get("loc", ()))
     if loc and loc[0] in ("body", "query", "header", "path", "cookie"):
         loc = loc[1:]
     tags = registry.event_types()
     parts = [str(p) for p in loc if p not in tags]
-    if error_type in ("union_tag_invalid", "union_tag_not_found"):
+    if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
         parts.append("type")
+    at = (error.get("ctx") or {}).get("at")
+    if at:
+        parts.extend(str(at).split("."))
     return ".".join(parts) or "body"
+
+
+def _allowed(request: Request) -> str:
+    """Every method some route serves on this path (Starlette names only the first route's)."""
+    allowed = []
+    for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+        scope = {**request.scope, "method": method}
+        if any(r.matches(scope)[0] == Match.FULL for r in request.app.routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
+def _about(field: str | None, message: str) -> list[dict[str, Any]]:
+    return [{"field": field, "message": message}]
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -71,34 +92,46 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> ProblemResponse:
         errors = list(exc.errors())
         if any(e.get("type") == "json_invalid" for e in errors):
+            message = _message(errors[0])
+            if "recursion limit" in message:
+                message = "nested too deeply"
             return problem(
                 400,
                 "Malformed JSON",
-                "the request body is not valid JSON",
+                f"the request body is not valid JSON: {message}",
                 request,
-                errors=[{"field": "body", "message": _message(errors[0])}],
+                errors=[{"field": "body", "message": message}],
             )
-        fields = [
-            {"field": _field(tuple(e.get("loc", ())), str(e.get("type"))), "message": _message(e)}
-            for e in errors
-        ]
+        fields = [{"field": _field(e), "message": _message(e)} for e in errors]
         detail = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
         return problem(422, "Invalid input", detail, request, errors=fields)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
-        title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "Error")
-        return problem(exc.status_code, title, str(exc.detail), request)
+        status = exc.status_code
+        if status == 404:
+            detail = f"no route {request.url.path}: see /docs for the API's routes"
+            response = problem(404, "Not found", detail, request, errors=_about("path", detail))
+        elif status == 405:
+            allowed = _allowed(request)
+            exc.headers = {**(exc.headers or {}), "Allow": allowed}
+            detail = f"{request.method} is not allowed on {request.url.path}; allowed: {allowed}"
+            response = problem(
+                405, "Method not allowed", detail, request, errors=_about("method", detail)
+            )
+        else:
+            detail = str(exc.detail)
+            title = {413: "Payload too large"}.get(status, "Error")
+            field = "body" if status == 413 else None
+            response = problem(status, title, detail, request, errors=_about(field, detail))
+        response.headers.update(exc.headers or {})
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem(
-            500,
-            "Internal error",
-            "something went wrong on our side; it was logged and nothing was changed",
-            request,
-        )
+        detail = "something went wrong on our side; it was logged and nothing was changed"
+        return problem(500, "Internal error", detail, request, errors=_about(None, detail))
 
 
 # Allocations between collections of the youngest generation (CPython's default: 700).
@@ -159,6 +192,7 @@ def create_app(
     app.state.db = db
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
+    app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
     app.add_middleware(KeepEncodedSlashes)
     app.include_router(router)
 

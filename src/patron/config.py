@@ -14,6 +14,9 @@ class Settings(BaseSettings):
     jobs_interval: float = 60.0
     # Connection pool per process; PostgreSQL only.
     pool_size: int = 10
+    # Largest request body accepted (413 beyond). A full batch of 1,000 events with a few
+    # order lines each is about 1 MB.
+    max_body_bytes: int = 4 * 1024 * 1024
 
 
 @lru_cache

@@ -2,7 +2,9 @@
 
 Every error a client can cause is a PatronError with an HTTP status; handlers render them as
 `application/problem+json`. `errors` carries field-level detail: each item names the field
-with a JSON-pointer-like dotted path (`events.3.data.total`).
+with a dotted path (`events.3.data.total`), a header (`Authorization`, `Idempotency-Key`) or a
+parameter as the client sent it. Every problem has at least one item; its `field` is null
+only when the problem is about no one field (a program not published yet).
 """
 
 from typing import Any
@@ -12,6 +14,8 @@ class PatronError(Exception):
     status_code = 400
     title = "Bad request"
     type_slug = "bad-request"
+    # What the problem is about when the raiser names no field.
+    default_field: str | None = None
 
     def __init__(
         self,
@@ -23,7 +27,7 @@ class PatronError(Exception):
     ) -> None:
         super().__init__(detail)
         self.detail = detail
-        self.errors = errors or ([{"field": field, "message": detail}] if field else [])
+        self.errors = errors or [{"field": field or self.default_field, "message": detail}]
         self.extra = extra
 
     def to_problem(self, instance: str | None = None) -> dict[str, Any]:
@@ -35,8 +39,7 @@ class PatronError(Exception):
         }
         if instance:
             body["instance"] = instance
-        if self.errors:
-            body["errors"] = self.errors
+        body["errors"] = self.errors
         body.update(self.extra)
         return body
 
@@ -65,9 +68,11 @@ class Unauthorized(PatronError):
     status_code = 401
     title = "Unauthorized"
     type_slug = "unauthorized"
+    default_field = "Authorization"
 
 
 class Forbidden(PatronError):
     status_code = 403
     title = "Forbidden"
     type_slug = "forbidden"
+    default_field = "Authorization"

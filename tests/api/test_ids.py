@@ -77,9 +77,7 @@ def test_ids_with_edge_whitespace_or_control_characters_are_refused(
     r = client.post("/v1/events", json=order_placed(bad, "o-1", "5.00", at=clock.now()))
     assert r.status_code == 422, r.text
     assert [e["field"] for e in r.json()["errors"]] == ["customer.external_id"]
-    r = client.post(
-        "/v1/events", json=order_placed("cust", "o-1", "5.00", at=clock.now(), id=bad)
-    )
+    r = client.post("/v1/events", json=order_placed("cust", "o-1", "5.00", at=clock.now(), id=bad))
     assert r.status_code == 422, r.text
     assert [e["field"] for e in r.json()["errors"]] == ["id"]
     r = client.put(f"/v1/members/{seg(bad)}", json={})

@@ -196,7 +196,7 @@ CASES: dict[str, Case] = {
     "GET /v1/program": Case(PROGRAM_READ, lambda c, w: c.get("/v1/program"), _get_program),
     "PUT /v1/program": Case(
         PROGRAM_WRITE,
-        lambda c, w: c.put("/v1/program", json={"currency": "EUR", "name": "Taken over"}),
+        lambda c, w: c.put("/v1/program", json={"currency": "USD", "name": "Taken over"}),
         _put_program,
     ),
     "PUT /v1/members/{external_id}": Case(

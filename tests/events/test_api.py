@@ -311,7 +311,7 @@ class TestBadInput:
             (lambda e: e["data"].update(total="-5.00"), "data.total"),
             (lambda e: e["data"].update(total="abc"), "data.total"),
             (lambda e: e["data"].update(total=19.99), "data.total"),
-            (lambda e: e["data"].update(total="1.999"), "data"),
+            (lambda e: e["data"].update(total="1.999"), "data.total"),
             (lambda e: e["data"].update(currency="EUR"), "data.currency"),
             (lambda e: e["data"].update(currency="XYZ"), "data.currency"),
             (lambda e: e["data"].pop("order_id"), "data.order_id"),

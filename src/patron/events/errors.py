@@ -4,6 +4,7 @@ from patron.errors import Conflict, NotFound
 class EventConflict(Conflict):
     title = "Event id reused"
     type_slug = "event-id-reused"
+    default_field = "id"
 
 
 class EventInFlight(Conflict):
@@ -12,6 +13,7 @@ class EventInFlight(Conflict):
 
     title = "Event in flight"
     type_slug = "event-in-flight"
+    default_field = "id"
 
 
 class EventNotFound(NotFound):

@@ -1,9 +1,12 @@
 """Events the shop sends. Money is a decimal string, never a JSON number: an amount must not
 pass through a binary float on its way to the ledger."""
 
+import re
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -11,10 +14,14 @@ from pydantic import (
     EmailStr,
     Field,
 )
+from pydantic_core import PydanticCustomError
 
 from patron.kit.money import CURRENCIES, MoneyError, to_minor
 from patron.kit.opaque import Id
 from patron.ledger.schemas import PostingOut
+
+MONEY_PATTERN = r"^[0-9]{1,15}(\.[0-9]{1,6})?$"
+_MONEY = re.compile(MONEY_PATTERN)
 
 
 def _decimal_string(value: Any) -> Any:
@@ -22,6 +29,13 @@ def _decimal_string(value: Any) -> Any:
         raise ValueError(
             'must be a decimal string such as "42.50" (JSON numbers are refused '
             "so that no amount passes through a float)"
+        )
+    if not _MONEY.match(value):
+        if value.strip().startswith("-"):
+            raise ValueError(f"must not be negative (got {value!r})")
+        raise ValueError(
+            f'must be a decimal string of digits with an optional "." and up to 6 '
+            f'decimals, such as "42.50" (got {value[:40]!r})'
         )
     return value
 
@@ -36,22 +50,35 @@ Money = Annotated[
     str,
     BeforeValidator(_decimal_string),
     Field(
-        pattern=r"^[0-9]{1,15}(\.[0-9]{1,6})?$",
         examples=["42.50"],
         description="A non-negative decimal string in the currency's units.",
+        json_schema_extra={"pattern": MONEY_PATTERN},
     ),
 ]
 Currency = Annotated[str, BeforeValidator(_currency), Field(examples=["USD"])]
 
 
 def check_amounts(currency: str, **amounts: str | None) -> None:
-    """Each amount fits the currency (no more decimals than it has, not too large)."""
+    """Each amount fits the currency (no more decimals than it has, not too large). A
+    model's after-validator calls it; the error names the amount's own field (`at`, a
+    dotted path inside the model), which the API adds to the model's location."""
     for name, amount in amounts.items():
         if amount is not None:
             try:
                 to_minor(amount, currency)
             except MoneyError as exc:
-                raise ValueError(f"{name} {exc}") from None
+                raise PydanticCustomError(
+                    "money", "{message}", {"message": str(exc), "at": name}
+                ) from None
+
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _not_before_epoch(value: datetime) -> datetime:
+    if value < EARLIEST:
+        raise ValueError("must not be before 1970-01-01T00:00:00Z")
+    return value
 
 
 class Strict(BaseModel):
@@ -72,8 +99,10 @@ class EventBase(Strict):
         "returns the first result and applies nothing twice.",
         examples=["evt_01HF3Z"],
     )
-    occurred_at: AwareDatetime = Field(
-        description="When it happened, with a time zone.", examples=["2026-11-22T10:15:00Z"]
+    occurred_at: Annotated[AwareDatetime, AfterValidator(_not_before_epoch)] = Field(
+        description="When it happened, with a time zone; not before 1970 and not in the "
+        "future.",
+        examples=["2026-11-22T10:15:00Z"],
     )
     customer: Customer
     type: str

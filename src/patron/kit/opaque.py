@@ -23,9 +23,7 @@ def check_id(value: str) -> str:
         raise ValueError("must not begin or end with whitespace")
     for char in value:
         if unicodedata.category(char) in ("Cc", "Cs") or char in "\u2028\u2029":
-            raise ValueError(
-                f"must not contain control characters (found U+{ord(char):04X})"
-            )
+            raise ValueError(f"must not contain control characters (found U+{ord(char):04X})")
     return value
 
 

@@ -16,3 +16,24 @@ class JSONBytes(Response):
 
 class ProblemResponse(JSONBytes):
     media_type = "application/problem+json"
+
+
+def problem_body(
+    status: int,
+    title: str,
+    detail: str,
+    instance: str,
+    *,
+    field: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """An RFC 9457 problem, shaped like every PatronError's (see patron.errors)."""
+    return {
+        "type": "https://patron.dev/problems/" + title.lower().replace(" ", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "errors": [{"field": field, "message": detail}],
+        **extra,
+    }

@@ -14,4 +14,7 @@ class MemberSuspended(Conflict):
     type_slug = "member-suspended"
 
     def __init__(self, external_id: str) -> None:
-        super().__init__(f"member {external_id!r} is suspended: it earns and spends nothing")
+        super().__init__(
+            f"member {external_id!r} is suspended: it earns and spends nothing",
+            field="external_id",
+        )

@@ -260,6 +260,26 @@ def _reversed(
     return Outcome(Status.APPLIED, done, member=who, postings=postings)
 
 
+def _reversible(batch: Batch, item: Item, order_id: str) -> OrderState:
+    """The order a refund or cancellation names, if the event may reverse it: it names the
+    order's own customer, and it happened after the order was placed."""
+    assert isinstance(item.event, OrderRefunded | OrderCancelled)
+    order = batch.part(ORDERS).get(batch, order_id)
+    event, path = item.event, item.path
+    if event.customer.external_id != order.customer_external_id:
+        raise InvalidInput(
+            f"order {order.order_id!r} belongs to another customer",
+            field=f"{path}customer.external_id",
+        )
+    if event.occurred_at < order.placed_at:
+        raise InvalidInput(
+            f"is before order {order.order_id!r} was placed "
+            f"({order.placed_at.isoformat().replace('+00:00', 'Z')})",
+            field=f"{path}occurred_at",
+        )
+    return order
+
+
 def _owner(batch: Batch, order: OrderState) -> MemberState | None:
     return batch.part(MEMBERS).by_id(batch, order.member_id) if order.member_id else None
 
@@ -272,7 +292,7 @@ def _owner(batch: Batch, order: OrderState) -> MemberState | None:
 def order_refunded(batch: Batch, item: Item) -> Outcome:
     assert isinstance(item.event, OrderRefunded)
     data, path = item.event.data, item.path
-    order = batch.part(ORDERS).get(batch, data.order_id)
+    order = _reversible(batch, item, data.order_id)
     if data.currency and data.currency != order.currency:
         raise InvalidInput(
             f"order {order.order_id} was in {order.currency}", field=f"{path}data.currency"
@@ -317,7 +337,7 @@ def order_refunded(batch: Batch, item: Item) -> Outcome:
 )
 def order_cancelled(batch: Batch, item: Item) -> Outcome:
     assert isinstance(item.event, OrderCancelled)
-    order = batch.part(ORDERS).get(batch, item.event.data.order_id)
+    order = _reversible(batch, item, item.event.data.order_id)
     member = _owner(batch, order)
     who = member.external_id if member else None
     if order.status == OrderStatus.CANCELLED:

@@ -77,3 +77,13 @@ def update_op(tenant_id: uuid.UUID, orders: Iterable[OrderState]) -> Op:
             for o in orders
         ],
     )
+
+
+def other_currency(session: Session, tenant_id: uuid.UUID, currency: str) -> str | None:
+    """A currency, other than `currency`, that some order of the tenant was placed in."""
+    stmt = (
+        select(Order.currency)
+        .where(Order.tenant_id == tenant_id, Order.currency != currency)
+        .limit(1)
+    )
+    return session.execute(stmt).scalar_one_or_none()

@@ -24,8 +24,8 @@ class OrderPlacedData(Strict):
     @model_validator(mode="after")
     def _fits_currency(self) -> "OrderPlacedData":
         check_amounts(self.currency, total=self.total, subtotal=self.subtotal)
-        for line in self.lines:
-            check_amounts(self.currency, unit_price=line.unit_price)
+        for i, line in enumerate(self.lines):
+            check_amounts(self.currency, **{f"lines.{i}.unit_price": line.unit_price})
         return self
 
 

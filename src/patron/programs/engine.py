@@ -9,6 +9,12 @@ from patron.programs.schemas import ProgramDocument
 _ROUNDING = {"down": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "up": ROUND_CEILING}
 
 
+def plain(value: Decimal) -> str:
+    """A decimal as people write it: no exponent, no trailing zeros ("10", "0.5")."""
+    text = f"{value.normalize():f}"
+    return "0" if text in ("-0", "") else text
+
+
 def points_for_order(
     program: ProgramDocument, total_minor: int, currency: str
 ) -> tuple[int, dict[str, Any]]:
@@ -19,8 +25,8 @@ def points_for_order(
         "rule": "base_rate",
         "base": format_amount(total_minor, currency),
         "currency": currency,
-        "rate": str(program.points_per_unit),
-        "raw": str(raw.normalize()) if raw else "0",
+        "rate": plain(program.points_per_unit),
+        "raw": plain(raw),
         "rounding": program.rounding,
         "points": points,
     }

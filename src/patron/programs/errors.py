@@ -7,3 +7,9 @@ class NoProgram(Conflict):
 
     def __init__(self) -> None:
         super().__init__("this shop has no published program yet: PUT /v1/program first")
+
+
+class ProgramChanged(Conflict):
+    title = "Program changed"
+    type_slug = "program-changed"
+    default_field = "version"

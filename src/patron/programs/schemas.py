@@ -96,11 +96,32 @@ class ProgramDocument(BaseModel):
         return self
 
 
+class ProgramPut(ProgramDocument):
+    """What `PUT /v1/program` takes: a program document. A published version read with GET
+    can be edited and sent back as it is: its read-only fields are accepted."""
+
+    version: int | None = Field(
+        None,
+        ge=1,
+        description="The version this edit starts from, as GET returned it. If given and "
+        "another version was published since, the PUT is refused (409) so that two people "
+        "editing the program cannot undo each other's changes. Leave it out to publish "
+        "unconditionally.",
+        examples=[3],
+    )
+    published_at: datetime | None = Field(
+        None, description="Read-only: accepted and ignored, so a GET body can be sent back."
+    )
+
+    def document(self) -> ProgramDocument:
+        return ProgramDocument.model_validate(self.model_dump(exclude={"version", "published_at"}))
+
+
 class Program(ProgramDocument):
     """A published version of the program."""
 
     version: int = Field(description="Published version number.", examples=[3])
-    published_at: datetime
+    published_at: datetime = Field(description="When this version was published.")
 
     @property
     def terms(self) -> Terms:

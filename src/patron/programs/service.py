@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from patron.ledger.assets import POINTS
 from patron.ledger.engine import Terms
 from patron.programs import repository
-from patron.programs.errors import NoProgram
+from patron.programs.errors import NoProgram, ProgramChanged
 from patron.programs.models import ProgramVersion
 from patron.programs.schemas import Program, ProgramDocument
 
@@ -44,8 +44,17 @@ class ProgramService:
         tenant_id: uuid.UUID,
         document: ProgramDocument,
         now: datetime,
+        starts_from: int | None = None,
     ) -> Program:
+        """Publish `document` as the next version. `starts_from`: the version the edit was
+        made from; refused if another was published since."""
         repository.lock_tenant(session, tenant_id)
+        current = repository.current_version(session, tenant_id)
+        if starts_from is not None and starts_from != current:
+            raise ProgramChanged(
+                f"this edit starts from version {starts_from}, but version {current} was "
+                "published since: read the program again and apply the edit to it"
+            )
         version = repository.latest_version_number(session, tenant_id) + 1
         session.add(
             ProgramVersion(

@@ -7,10 +7,11 @@ class RedemptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     points: int = Field(gt=0, le=100_000_000, description="Points to spend.", examples=[500])
-    description: str = Field(
+    description: str | None = Field(
+        None,
         min_length=1,
         max_length=500,
-        description="What the points were spent on.",
+        description="What the points were spent on; optional.",
         examples=["$5 off order #1042"],
     )
 
@@ -18,7 +19,7 @@ class RedemptionCreate(BaseModel):
 class Redemption(BaseModel):
     id: str
     points: int = Field(examples=[500])
-    description: str
+    description: str = Field(description='As sent, or "Points redeemed".')
     transaction_id: str = Field(description="The ledger posting that debited the points.")
     available: int = Field(
         description="Available points after this redemption; on a replay, available points now."

@@ -57,6 +57,7 @@ class RedemptionService:
         if member.status != MemberStatus.ACTIVE:
             raise MemberSuspended(member.external_id)
         terms = program.terms
+        description = data.description or "Points redeemed"
         [posting], book = ledger.transact(
             session,
             tenant_id=member.tenant_id,
@@ -64,7 +65,7 @@ class RedemptionService:
             terms=terms,
             now=now,
             operation=lambda book: engine.redeem(
-                book, data.points, now=now, reason=data.description, terms=terms
+                book, data.points, now=now, reason=description, terms=terms
             ),
         )
         redemption = Redemption(
@@ -74,7 +75,7 @@ class RedemptionService:
             idempotency_key=idempotency_key,
             request_hash=request_hash,
             points=data.points,
-            description=data.description,
+            description=description,
             posting_id=posting.id,
             created_at=now,
         )
