@@ -24,7 +24,7 @@ from patron.ingest.registry import registry
 from patron.kit.clock import Clock, SystemClock
 from patron.kit.limits import BodyLimits
 from patron.kit.opaque import KeepEncodedSlashes
-from patron.kit.responses import ProblemResponse
+from patron.kit.responses import ProblemResponse, problem_body
 from patron.ledger.tasks import run_periodically
 from patron.programs.service import programs
 
@@ -34,15 +34,7 @@ log = logging.getLogger("patron")
 def problem(
     status: int, title: str, detail: str, request: Request, **extra: Any
 ) -> ProblemResponse:
-    slug = title.lower().replace(" ", "-")
-    body = {
-        "type": f"https://patron.dev/problems/{slug}",
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        **extra,
-    }
+    body = {**problem_body(status, title, detail, request.url.path), **extra}
     return ProblemResponse(body, status_code=status)
 
 
