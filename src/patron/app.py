@@ -180,6 +180,9 @@ def create_app(
         description="Loyalty engine for online shops: send what customers do, get points, "
         "balances and explanations back. Authenticate with `Authorization: Bearer <key>`; "
         "errors are RFC 9457 problem+json.",
+        # Operation ids are the endpoint functions' names (`get_member`), which generated
+        # clients use as method names; they are unique across the API.
+        generate_unique_id_function=lambda route: route.name,
     )
     app.state.db = db
     app.state.clock = clock or SystemClock()
