@@ -87,8 +87,18 @@ class Strict(BaseModel):
 
 class Customer(Strict):
     external_id: Id = Field(description="The shop's customer id.", examples=["cust_1042"])
-    email: EmailStr | None = Field(None, examples=["ada@example.com"])
-    name: str | None = Field(None, max_length=200, examples=["Ada Lovelace"])
+    email: EmailStr | None = Field(
+        None,
+        description="The customer's email, if the shop knows it: set on the member when the "
+        "event enrols them.",
+        examples=["ada@example.com"],
+    )
+    name: str | None = Field(
+        None,
+        max_length=200,
+        description="The customer's name, set on the member when the event enrols them.",
+        examples=["Ada Lovelace"],
+    )
 
 
 class EventBase(Strict):
@@ -100,17 +110,16 @@ class EventBase(Strict):
         examples=["evt_01HF3Z"],
     )
     occurred_at: Annotated[AwareDatetime, AfterValidator(_not_before_epoch)] = Field(
-        description="When it happened, with a time zone; not before 1970 and not in the "
-        "future.",
+        description="When it happened, with a time zone; not before 1970 and not in the future.",
         examples=["2026-11-22T10:15:00Z"],
     )
-    customer: Customer
-    type: str
+    customer: Customer = Field(description="Who the event is about.")
+    type: str = Field(description="The event type, which decides the shape of `data`.")
 
 
 class EventResult(BaseModel):
     id: str = Field(description="The event's id as sent.")
-    type: str
+    type: str = Field(description="The event's type, as sent.", examples=["order.placed"])
     status: Literal["applied", "not_member", "member_suspended", "no_effect"] = Field(
         description="applied: effects recorded; not_member: stored, nothing awarded; "
         "member_suspended: stored, nothing awarded; no_effect: nothing to do."
@@ -123,8 +132,12 @@ class EventResult(BaseModel):
     enrolled: bool = Field(description="The event enrolled the customer.")
     points: int = Field(description="Net change to the member's points.")
     message: str = Field(description="What happened, in words.")
-    postings: list[PostingOut]
+    postings: list[PostingOut] = Field(
+        description="The ledger postings the event made, in the order they were made."
+    )
 
 
 class BatchResult(BaseModel):
-    results: list[EventResult]
+    results: list[EventResult] = Field(
+        description="One result per event, in the order the events were sent."
+    )

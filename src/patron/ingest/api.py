@@ -37,7 +37,11 @@ EventIn = registry.union()
 class EventBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    events: list[EventIn] = Field(min_length=1, max_length=1000)  # type: ignore[valid-type]
+    events: list[EventIn] = Field(  # type: ignore[valid-type]
+        min_length=1,
+        max_length=1000,
+        description="1 to 1,000 events, of any types, applied in order, all or nothing.",
+    )
 
 
 _ONE: TypeAdapter[Any] = registry.adapter()

@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
-    items: list[T]
+    items: list[T] = Field(description="This page's items, in the listing's order.")
     next_cursor: str | None = Field(
         description="Pass as `cursor` to get the next page; null on the last page.",
         examples=[None],

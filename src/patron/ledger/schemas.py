@@ -36,10 +36,16 @@ class PostingOut(BaseModel):
     reason: str = Field(description="Why, in words.", examples=["Order #1001"])
     order_id: str | None = Field(None, description="The order it concerns.", examples=["#1001"])
     event_id: str | None = Field(None, description="The stored event that caused it.")
-    program_version: int | None = Field(None, examples=[3])
+    program_version: int | None = Field(
+        None, description="The program version it was made under.", examples=[3]
+    )
     detail: dict[str, Any] = Field(description="How the amount was computed.")
-    entries: list[EntryOut]
-    created_at: datetime
+    entries: list[EntryOut] = Field(
+        description="The double-entry lines: two or more, summing to zero."
+    )
+    created_at: datetime = Field(
+        description="When it was recorded.", examples=["2026-11-22T10:15:00Z"]
+    )
 
 
 class Transaction(PostingOut):
@@ -61,9 +67,9 @@ class AdjustmentCreate(BaseModel):
 
 
 class Adjustment(BaseModel):
-    transaction: Transaction
-    available: int = Field(description="Available points after the adjustment.")
-    debt: int = Field(description="Debt after the adjustment.")
+    transaction: Transaction = Field(description="The posting the adjustment made.")
+    available: int = Field(description="Available points after the adjustment.", examples=[242])
+    debt: int = Field(description="Debt after the adjustment.", examples=[0])
 
 
 def _iso(value: datetime) -> str:

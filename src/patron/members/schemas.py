@@ -24,9 +24,15 @@ class MemberUpsert(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: EmailStr | None = Field(None, examples=["ada@example.com"])
-    name: str | None = Field(None, max_length=200, examples=["Ada Lovelace"])
-    birthday: date | None = Field(None, examples=["1990-12-10"])
+    email: EmailStr | None = Field(
+        None, description="The member's email address.", examples=["ada@example.com"]
+    )
+    name: str | None = Field(
+        None, max_length=200, description="The member's name.", examples=["Ada Lovelace"]
+    )
+    birthday: date | None = Field(
+        None, description="The member's date of birth.", examples=["1990-12-10"]
+    )
     enrolled_via: EnrolledVia = Field(
         "api",
         description="How the member joined (kept from the first enrolment).",
@@ -54,35 +60,64 @@ class Points(BaseModel):
 
 
 class OrderStats(BaseModel):
-    orders_count: int = Field(examples=[7])
+    orders_count: int = Field(description="Orders placed and not cancelled.", examples=[7])
     total_spent: str = Field(
         description="Net of refunds, in the program currency.", examples=["412.50"]
     )
-    currency: str | None = Field(examples=["USD"])
-    first_order_at: datetime | None
-    last_order_at: datetime | None
+    currency: str | None = Field(
+        description="The program's currency; null until a program is published.",
+        examples=["USD"],
+    )
+    first_order_at: datetime | None = Field(
+        description="When the member's first order was placed; null before any.",
+        examples=["2026-11-22T10:15:00Z"],
+    )
+    last_order_at: datetime | None = Field(
+        description="When the member's latest order was placed; null before any.",
+        examples=["2026-11-22T10:15:00Z"],
+    )
 
 
 class Member(BaseModel):
     external_id: str = Field(description="The shop's customer id.", examples=["cust_1042"])
-    email: str | None = Field(examples=["ada@example.com"])
-    name: str | None = Field(examples=["Ada Lovelace"])
-    birthday: date | None = Field(examples=["1990-12-10"])
-    enrolled_via: EnrolledVia
-    status: Status
-    accepts_marketing: bool
-    enrolled_at: datetime
-    updated_at: datetime
-    points: Points
-    stats: OrderStats
+    email: str | None = Field(
+        description="The member's email address.", examples=["ada@example.com"]
+    )
+    name: str | None = Field(description="The member's name.", examples=["Ada Lovelace"])
+    birthday: date | None = Field(
+        description="The member's date of birth.", examples=["1990-12-10"]
+    )
+    enrolled_via: EnrolledVia = Field(
+        description="How the member joined: at checkout (their first order), by creating an "
+        "account, by an import, or through the API.",
+        examples=["checkout"],
+    )
+    status: Status = Field(
+        description="A suspended member earns and spends nothing.", examples=["active"]
+    )
+    accepts_marketing: bool = Field(description="Consent to marketing messages.", examples=[False])
+    enrolled_at: datetime = Field(
+        description="When the member joined.", examples=["2026-11-22T10:15:00Z"]
+    )
+    updated_at: datetime = Field(
+        description="When the member's details last changed.", examples=["2026-11-22T10:15:00Z"]
+    )
+    points: Points = Field(description="The member's points balances.")
+    stats: OrderStats = Field(description="The member's order statistics.")
 
 
 class MemberEnrolledData(Strict):
     source: EnrolledVia = Field("account", description="How the customer joined.")
-    birthday: date | None = None
-    accepts_marketing: bool = False
+    birthday: date | None = Field(
+        None, description="The customer's date of birth.", examples=["1990-12-10"]
+    )
+    accepts_marketing: bool = Field(
+        False, description="Consent to marketing messages.", examples=[True]
+    )
 
 
 class MemberEnrolled(EventBase):
-    type: Literal["member.enrolled"]
-    data: MemberEnrolledData = Field(default_factory=MemberEnrolledData)
+    type: Literal["member.enrolled"] = Field(description="The event type.")
+    data: MemberEnrolledData = Field(
+        default_factory=MemberEnrolledData, description="How the customer joined."
+    )

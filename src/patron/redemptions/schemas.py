@@ -17,14 +17,18 @@ class RedemptionCreate(BaseModel):
 
 
 class Redemption(BaseModel):
-    id: str
-    points: int = Field(examples=[500])
+    id: str = Field(
+        description="The redemption's id.", examples=["0193a4c2-8b10-7d2e-a1f4-5c6d7e8f9a0b"]
+    )
+    points: int = Field(description="Points spent.", examples=[500])
     description: str = Field(description='As sent, or "Points redeemed".')
     transaction_id: str = Field(description="The ledger posting that debited the points.")
     available: int = Field(
         description="Available points after this redemption; on a replay, available points now."
     )
-    created_at: datetime
+    created_at: datetime = Field(
+        description="When the points were spent.", examples=["2026-11-22T10:15:00Z"]
+    )
     replayed: bool = Field(
         description="True when this Idempotency-Key was used before: nothing was spent again."
     )
