@@ -16,12 +16,14 @@ from starlette.routing import Match
 
 from patron import __version__
 from patron.api import router
+from patron.auth.service import KEY_HEADER
 from patron.config import Settings, get_settings
 from patron.db.session import Database
 from patron.errors import PatronError
 from patron.ingest.api import body_schemas
 from patron.ingest.registry import registry
 from patron.kit.clock import Clock, SystemClock
+from patron.kit.cors import Cors
 from patron.kit.limits import BodyLimits
 from patron.kit.opaque import KeepEncodedSlashes
 from patron.kit.responses import ProblemResponse, problem_body
@@ -189,6 +191,14 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
     app.add_middleware(KeepEncodedSlashes)
+    if origins := settings.cors_origin_list():  # the storefront's pages (docs/storefront.md)
+        app.add_middleware(
+            Cors,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", KEY_HEADER, "Idempotency-Key"],
+        )
+    app.state.settings = settings
     app.include_router(router)
 
     def openapi() -> dict[str, Any]:

@@ -18,6 +18,16 @@ class Settings(BaseSettings):
     # order lines each is about 1 MB.
     max_body_bytes: int = 4 * 1024 * 1024
 
+    # Origins whose pages may call the API from a browser (the shop's storefront), comma-
+    # separated: "https://shop.example,https://www.shop.example". Empty: no CORS at all.
+    cors_origins: str = ""
+    # Longest validity (exp - iat, seconds) accepted for a member token; 24 h by default.
+    member_token_max_age: int = 24 * 3600
+
+    def cors_origin_list(self) -> list[str]:
+        # An origin has no path: a trailing "/" would never match a browser's Origin header.
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
 
 @lru_cache
 def get_settings() -> Settings:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 
 from patron.app import create_app
@@ -192,6 +193,15 @@ def _post_batch(response: httpx.Response, w: World) -> None:
     assert w.b_client.get(f"/v1/members/{ALICE}").json()["points"]["available"] == 120
 
 
+def _token_for_own_shop(response: httpx.Response, w: World) -> None:
+    # Signed with B's own key: a token of B's shop, whatever the customer id it names.
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["external_id"] == ALICE
+    assert body["key"] == w.b.key[:10]
+    assert jwt.get_unverified_header(body["token"])["kid"] == w.b.key[:10]
+
+
 CASES: dict[str, Case] = {
     "GET /v1/program": Case(PROGRAM_READ, lambda c, w: c.get("/v1/program"), _get_program),
     "PUT /v1/program": Case(
@@ -226,6 +236,11 @@ CASES: dict[str, Case] = {
             headers={"Idempotency-Key": w.redemption_key},
         ),
         _not_found,
+    ),
+    "POST /v1/members/{external_id}/tokens": Case(
+        MEMBERS_READ,
+        lambda c, w: c.post(f"/v1/members/{ALICE}/tokens"),
+        _token_for_own_shop,
     ),
     "GET /v1/events/{event_id}": Case(
         EVENTS_READ, lambda c, w: c.get(f"/v1/events/{w.event['id']}"), _event_not_found

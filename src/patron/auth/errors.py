@@ -1,4 +1,4 @@
-from patron.errors import Conflict, NotFound
+from patron.errors import Conflict, Forbidden, NotFound, Unauthorized
 
 
 class TenantNotFound(NotFound):
@@ -9,3 +9,26 @@ class TenantNotFound(NotFound):
 class TenantExists(Conflict):
     title = "Tenant exists"
     type_slug = "tenant-exists"
+
+
+class InvalidPublishableKey(Unauthorized):
+    title = "Invalid publishable key"
+    type_slug = "invalid-publishable-key"
+
+
+class InvalidMemberToken(Unauthorized):
+    title = "Invalid member token"
+    type_slug = "invalid-member-token"
+
+
+class NotForStorefront(Forbidden):
+    """Storefront credentials (a publishable key, a member token) on a route that takes only
+    a secret API key."""
+
+    title = "Not for the storefront"
+    type_slug = "not-for-storefront"
+
+
+class OtherMember(Forbidden):
+    title = "Another member"
+    type_slug = "other-member"

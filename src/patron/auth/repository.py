@@ -1,4 +1,5 @@
 import uuid
+from datetime import datetime
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -43,4 +44,26 @@ def keys(session: Session, tenant_id: uuid.UUID) -> list[ApiKey]:
 def key_by_prefix(session: Session, tenant_id: uuid.UUID, prefix: str) -> ApiKey | None:
     return session.execute(
         select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.prefix == prefix)
+    ).scalar_one_or_none()
+
+
+def keys_with_prefix(
+    session: Session, tenant_id: uuid.UUID, prefix: str
+) -> list[tuple[uuid.UUID, str, list[str], datetime | None]]:
+    """(id, secret hash, scopes, revoked at) of the tenant's keys whose stored prefix is
+    `prefix`."""
+    rows = session.execute(
+        select(ApiKey.id, ApiKey.secret_hash, ApiKey.scopes, ApiKey.revoked_at).where(
+            ApiKey.tenant_id == tenant_id, ApiKey.prefix == prefix
+        )
+    ).all()
+    return [
+        (key_id, secret_hash, scopes, revoked_at)
+        for key_id, secret_hash, scopes, revoked_at in rows
+    ]
+
+
+def key_by_id(session: Session, tenant_id: uuid.UUID, key_id: uuid.UUID) -> ApiKey | None:
+    return session.execute(
+        select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == key_id)
     ).scalar_one_or_none()

@@ -17,3 +17,10 @@ ALL_SCOPES = (
     PROGRAM_READ,
     PROGRAM_WRITE,
 )
+
+# What a publishable key reads, alone: what the shop shows every visitor. The rewards catalog's
+# read scope joins this when the catalog exists.
+PUBLIC_SCOPES = (PROGRAM_READ,)
+# What a member token may do on top, for its own member only, and only as far as the secret
+# key that signed it may (see docs/storefront.md).
+MEMBER_SCOPES = (MEMBERS_READ, POINTS_WRITE)

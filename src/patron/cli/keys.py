@@ -3,7 +3,7 @@ import typer
 from patron.auth.scopes import ALL_SCOPES
 from patron.auth.service import auth
 from patron.cli.common import DbOption, console, database, fail, now
-from patron.errors import PatronError
+from patron.errors import InvalidInput, PatronError
 
 app = typer.Typer(help="API keys: shown once, stored hashed.", no_args_is_help=True)
 
@@ -15,16 +15,29 @@ def create(
     scope: list[str] = typer.Option(
         [], "--scope", help=f"Repeat to limit the key; default all of {', '.join(ALL_SCOPES)}."
     ),
+    publishable: bool = typer.Option(
+        False,
+        "--publishable",
+        help="A publishable key (pub_…) for the storefront, instead of a secret key: it reads "
+        "only what is public, and with a member token one member's points.",
+    ),
     database_url: str | None = DbOption,
 ) -> None:
     """Create an API key and print its secret (only now: it is not stored)."""
+    if publishable and scope:
+        raise fail(InvalidInput("a publishable key has no --scope to choose", field="scope"))
     db = database(database_url)
     try:
         with db.unit_of_work() as session:
             found = auth.get_tenant_by_name(session, name=tenant)
-            _, secret = auth.create_key(
-                session, tenant_id=found.tenant_id, name=name, now=now(), scopes=scope or None
-            )
+            if publishable:
+                _, secret = auth.create_publishable_key(
+                    session, tenant_id=found.tenant_id, name=name, now=now()
+                )
+            else:
+                _, secret = auth.create_key(
+                    session, tenant_id=found.tenant_id, name=name, now=now(), scopes=scope or None
+                )
     except PatronError as exc:
         raise fail(exc) from None
     print(secret)

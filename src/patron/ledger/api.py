@@ -34,7 +34,7 @@ KINDS = "^(" + "|".join(k.value for k in Kind) + ")$"
 def list_transactions(
     external_id: MemberPath,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(MEMBERS_READ))],
+    principal: Annotated[Principal, Depends(require(MEMBERS_READ, storefront="member"))],
     kind: Annotated[str | None, Query(pattern=KINDS, description="Only this kind.")] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 50,

@@ -59,7 +59,7 @@ def put_member(
 def get_member(
     external_id: MemberPath,
     session: SessionDep,
-    principal: Annotated[Principal, Depends(require(MEMBERS_READ))],
+    principal: Annotated[Principal, Depends(require(MEMBERS_READ, storefront="member"))],
 ) -> schemas.Member:
     member = members.get_by_external_id(
         session, tenant_id=principal.tenant_id, external_id=external_id

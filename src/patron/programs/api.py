@@ -15,7 +15,8 @@ router = APIRouter(prefix="/program", tags=["program"])
 
 @router.get("", response_model=Program, summary="The published program")
 def get_program(
-    session: SessionDep, principal: Annotated[Principal, Depends(require(PROGRAM_READ))]
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(require(PROGRAM_READ, storefront="public"))],
 ) -> Program:
     return programs.get(session, tenant_id=principal.tenant_id, version=principal.program_version)
 

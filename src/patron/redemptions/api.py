@@ -30,7 +30,7 @@ def post_redemption(
     session: SessionDep,
     clock: ClockDep,
     response: Response,
-    principal: Annotated[Principal, Depends(require(POINTS_WRITE))],
+    principal: Annotated[Principal, Depends(require(POINTS_WRITE, storefront="member"))],
     idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=255)],
 ) -> Redemption:
     program = programs.get(
