@@ -24,6 +24,7 @@ from patron.kit.clock import FrozenClock
 from patron.ledger.models import Balance
 from patron.members.models import Member
 from patron.models import metadata
+from tests.cli.helpers import one_line
 from tests.factories import Shop, create_shop, order_placed, violations
 
 runner = CliRunner()
@@ -175,7 +176,7 @@ class TestKeys:
         with api(base_url, kept) as other:
             assert other.get("/v1/members").status_code == 200
         listing = patron(database_url, "keys", "list", "--tenant", tenant)
-        lines = {line.split("…")[0]: line for line in listing.stdout.splitlines()}
+        lines = {line.split("\t")[0]: line for line in listing.stdout.splitlines()}
         assert "revoked" in lines[key[:10]]
         assert "active" in lines[kept[:10]]
 
@@ -300,3 +301,62 @@ class TestJobsRun:
     def test_a_malformed_now_is_refused(self, database_url: str) -> None:
         result = patron(database_url, "jobs", "run", "--now", "yesterday")
         assert result.exit_code == 2 and "--now" in result.output
+
+
+class TestNowOption:
+    """`--now` as ISO 8601: an offset or `Z`, a plain date (midnight UTC), a naive time (UTC).
+    The order's points vest at 2027-11-30T23:00Z, between midnight in UTC+2 (22:00Z) and
+    midnight UTC."""
+
+    ORDERED = datetime(2027, 11, 16, 23, 0, tzinfo=UTC)
+
+    @pytest.fixture
+    def pending(self, db: Database, base_url: str, clock: FrozenClock) -> Shop:
+        clock.set(self.ORDERED)
+        shop = create_shop(db, now=clock.now(), program={"pending_days": 14})
+        with api(base_url, shop.key) as client:
+            r = client.post("/v1/events", json=order_placed("c1", "o-1", "30.00", at=clock.now()))
+            assert r.status_code == 201, r.text
+        return shop
+
+    def pending_points(self, base_url: str, shop: Shop) -> int:
+        with api(base_url, shop.key) as client:
+            pending: int = client.get("/v1/members/c1").json()["points"]["pending"]
+            return pending
+
+    @pytest.mark.parametrize(
+        ("now", "vested"),
+        [
+            ("2027-12-01T00:00:00+02:00", False),  # 22:00 UTC
+            ("2027-12-01T00:00:00Z", True),
+            ("2027-11-30T23:30:00", True),  # naive: UTC, not the machine's zone
+            ("2027-11-30T22:30:00", False),
+            ("2027-12-01", True),  # midnight UTC
+            ("2027-11-30", False),
+            (" 2027-12-01T01:00:00+01:00 ", True),  # midnight UTC, with spaces around
+        ],
+    )
+    def test_times_and_dates_as_iso_8601(
+        self, database_url: str, base_url: str, pending: Shop, now: str, vested: bool
+    ) -> None:
+        result = patron(database_url, "jobs", "run", "--now", now)
+        assert result.exit_code == 0, result.output
+        assert self.pending_points(base_url, pending) == (0 if vested else 30)
+
+    @pytest.mark.parametrize(
+        "value", ["yesterday", "2027-13-01", "2027-12-01T25:00", "", "0001-01-01T00:00:00+02:00"]
+    )
+    def test_a_bad_value_is_one_line_naming_the_option_and_exit_2(
+        self, database_url: str, value: str
+    ) -> None:
+        result = patron(database_url, "jobs", "run", "--now", value)
+        assert result.exit_code == 2, result.output
+        line = one_line(result.stderr)
+        assert line.startswith(f"error: Invalid value for '--now': {value!r}")
+        assert "Traceback" not in result.output
+
+    def test_the_help_says_how_a_time_without_offset_is_read(self, database_url: str) -> None:
+        output = patron(database_url, "jobs", "run", "--help").output
+        help_text = " ".join(output.replace("│", " ").split())
+        assert "2027-12-01 (midnight UTC)" in help_text
+        assert "a time without an offset is UTC" in help_text

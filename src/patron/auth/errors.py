@@ -32,3 +32,13 @@ class NotForStorefront(Forbidden):
 class OtherMember(Forbidden):
     title = "Another member"
     type_slug = "other-member"
+
+
+class KeyNotFound(NotFound):
+    title = "API key not found"
+    type_slug = "key-not-found"
+
+
+class AmbiguousKey(Conflict):
+    title = "Ambiguous API key prefix"
+    type_slug = "ambiguous-key"

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from patron.auth.models import ApiKey, Tenant
@@ -41,9 +41,24 @@ def keys(session: Session, tenant_id: uuid.UUID) -> list[ApiKey]:
     return list(session.execute(stmt).scalars())
 
 
-def key_by_prefix(session: Session, tenant_id: uuid.UUID, prefix: str) -> ApiKey | None:
+def keys_starting(session: Session, tenant_id: uuid.UUID, start: str) -> list[ApiKey]:
+    """The tenant's keys whose stored prefix starts with `start`, oldest first. Compared with
+    substr, not LIKE: keys are case-sensitive, SQLite's LIKE is not, and `_` is a wildcard."""
+    stmt = (
+        select(ApiKey)
+        .where(
+            ApiKey.tenant_id == tenant_id,
+            func.substr(ApiKey.prefix, 1, len(start)) == start,
+        )
+        .order_by(ApiKey.created_at)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def key_by_hash(session: Session, tenant_id: uuid.UUID, secret_hash: str) -> ApiKey | None:
+    """The tenant's key with this secret hash, revoked or not."""
     return session.execute(
-        select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.prefix == prefix)
+        select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.secret_hash == secret_hash)
     ).scalar_one_or_none()
 
 

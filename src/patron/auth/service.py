@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session
 
 from patron.auth import repository, tokens
 from patron.auth.errors import (
+    AmbiguousKey,
     InvalidMemberToken,
     InvalidPublishableKey,
+    KeyNotFound,
     TenantExists,
     TenantNotFound,
 )
@@ -28,6 +30,11 @@ from patron.errors import InvalidInput, Unauthorized
 from patron.kit.ids import uuid7
 
 KEY_PREFIX = "pk_"
+# Characters of a key kept in clear, so that listings can tell keys apart.
+PREFIX_LENGTH = 10
+# The shortest start of a key that names it ("pk_" and 4 more): "pk_" alone would name a
+# tenant's only key, as would an empty variable in a script's `pk_$ID`.
+MIN_PREFIX = 7
 PUBLISHABLE_PREFIX = "pub_"
 KEY_HEADER = "X-Patron-Key"
 
@@ -101,7 +108,7 @@ class AuthService:
             tenant_id=tenant_id,
             id=uuid7(),
             name=name,
-            prefix=secret[:10],
+            prefix=secret[:PREFIX_LENGTH],
             secret_hash=hash_secret(secret),
             scopes=chosen,
             created_at=now,
@@ -120,7 +127,7 @@ class AuthService:
             tenant_id=tenant_id,
             id=uuid7(),
             name=name,
-            prefix=key[:10],
+            prefix=key[:PREFIX_LENGTH],
             secret_hash=hash_publishable(key),
             scopes=list(PUBLIC_SCOPES),
             created_at=now,
@@ -132,14 +139,56 @@ class AuthService:
     def list_keys(self, session: Session, *, tenant_id: uuid.UUID) -> list[ApiKey]:
         return repository.keys(session, tenant_id)
 
+    def find_key(self, session: Session, *, tenant_id: uuid.UUID, given: str) -> ApiKey:
+        """The tenant's key that `given` names: the whole key, or the start of it, from
+        `MIN_PREFIX` up to `PREFIX_LENGTH` characters (only that much of a key is kept in
+        clear; longer starts cannot be checked against the hash). A trailing `…`, as
+        listings once printed, is ignored."""
+        given = given.strip().removesuffix("…")
+        if len(given) > PREFIX_LENGTH:
+            hashed = (hash_publishable if given.startswith(PUBLISHABLE_PREFIX) else hash_secret)(
+                given
+            )
+            key = repository.key_by_hash(session, tenant_id, hashed)
+            if key is None:
+                # The rest of the key is not echoed: it may be a secret pasted by mistake.
+                raise KeyNotFound(
+                    f"no key of this tenant is {given[:PREFIX_LENGTH]}… as given: name a key "
+                    f"by the whole key or by at most its first {PREFIX_LENGTH} characters "
+                    "(only those and a hash of the key are kept)",
+                    field="key",
+                )
+            return key
+        if len(given) < MIN_PREFIX:
+            raise InvalidInput(
+                f"{given!r} is too short to name a key: give at least its first {MIN_PREFIX} "
+                "characters, or the whole key",
+                field="key",
+            )
+        matches = repository.keys_starting(session, tenant_id, given)
+        if not matches:
+            raise KeyNotFound(f"no key of this tenant starts with {given!r}", field="key")
+        if len(matches) > 1:
+            named = ", ".join(
+                f"{k.prefix} ({k.name}{', revoked' if k.revoked_at else ''})" for k in matches
+            )
+            raise AmbiguousKey(
+                f"{given!r} is the start of {len(matches)} keys of this tenant: {named}; "
+                "give more characters or the whole key",
+                field="key",
+            )
+        return matches[0]
+
     def revoke_key(
         self, session: Session, *, tenant_id: uuid.UUID, prefix: str, now: datetime
-    ) -> ApiKey:
-        key = repository.key_by_prefix(session, tenant_id, prefix)
-        if key is None:
-            raise TenantNotFound(f"no key starting {prefix!r} for this tenant", field="prefix")
-        key.revoked_at = key.revoked_at or now
-        return key
+    ) -> tuple[ApiKey, bool]:
+        """Revoke the key `prefix` names (the whole key or its start, see `find_key`). Also
+        whether it was revoked now: a key revoked before keeps its first revocation time."""
+        key = self.find_key(session, tenant_id=tenant_id, given=prefix)
+        if key.revoked_at is not None:
+            return key, False
+        key.revoked_at = now
+        return key, True
 
     def authenticate(self, session: Session, *, secret: str) -> Principal:
         found = repository.active_key(session, hash_secret(secret))

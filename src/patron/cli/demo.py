@@ -27,8 +27,7 @@ from patron.auth.models import Tenant
 from patron.auth.service import auth
 from patron.checks import verify_all as verify
 from patron.cli import demo_shop as shop
-from patron.cli.common import console, err_console, now
-from patron.db import migrate as migrations
+from patron.cli.common import console, err_console, migrate_to_head, now
 from patron.db.session import Database
 from patron.events.schemas import EventBase
 from patron.ingest.pipeline import pipeline
@@ -66,7 +65,7 @@ def demo(
     database_url: str = typer.Option(DEFAULT_URL, "--database-url", help="Where to build it."),
 ) -> None:
     """Build a demo shop with a year of history on a SQLite file, then serve it."""
-    migrations.upgrade(database_url)
+    migrate_to_head(database_url)
     db = Database(database_url)
     try:
         tenant_id = _existing(db)

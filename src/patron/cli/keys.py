@@ -1,17 +1,23 @@
 import typer
 
+from patron.auth.models import ApiKey
 from patron.auth.scopes import ALL_SCOPES
-from patron.auth.service import auth
-from patron.cli.common import DbOption, console, database, fail, now
-from patron.errors import InvalidInput, PatronError
+from patron.auth.service import MIN_PREFIX, PREFIX_LENGTH, auth
+from patron.cli.common import EXIT_BAD_INPUT, CliError, DbOption, console, database, now
+from patron.cli.output import JsonOption, listing
 
 app = typer.Typer(help="API keys: shown once, stored hashed.", no_args_is_help=True)
 
+TenantOption = typer.Option(..., "--tenant", help="The tenant's name (`patron tenants list`).")
+NAME_LENGTH = 100  # the column's width
 
-@app.command("create")
+
+@app.command("create", short_help="Create an API key and print it, once.")
 def create(
-    tenant: str = typer.Option(..., "--tenant", help="Tenant name."),
-    name: str = typer.Option("default", "--name", help="A label for the key."),
+    tenant: str = TenantOption,
+    name: str = typer.Option(
+        "default", "--name", help=f"A label for the key, up to {NAME_LENGTH} characters."
+    ),
     scope: list[str] = typer.Option(
         [], "--scope", help=f"Repeat to limit the key; default all of {', '.join(ALL_SCOPES)}."
     ),
@@ -23,9 +29,17 @@ def create(
     ),
     database_url: str | None = DbOption,
 ) -> None:
-    """Create an API key and print its secret (only now: it is not stored)."""
+    """Create an API key and print it, once. The key is printed on stdout, alone on its line,
+    and only now: only a hash of it is stored. Capture it, e.g. `export PATRON_API_KEY=$(patron
+    keys create --tenant myshop)`."""
+    name = name.strip()
+    if not 1 <= len(name) <= NAME_LENGTH or not name.isprintable():
+        raise CliError(
+            f"--name is 1 to {NAME_LENGTH} printable characters, not {name!r}",
+            code=EXIT_BAD_INPUT,
+        )
     if publishable and scope:
-        raise fail(InvalidInput("a publishable key has no --scope to choose", field="scope"))
+        raise CliError("a publishable key has no --scope to choose", code=EXIT_BAD_INPUT)
     db = database(database_url)
     try:
         with db.unit_of_work() as session:
@@ -38,39 +52,80 @@ def create(
                 _, secret = auth.create_key(
                     session, tenant_id=found.tenant_id, name=name, now=now(), scopes=scope or None
                 )
-    except PatronError as exc:
-        raise fail(exc) from None
+    finally:
+        db.dispose()
     print(secret)
 
 
-@app.command("list")
-def list_(tenant: str = typer.Option(..., "--tenant"), database_url: str | None = DbOption) -> None:
-    """List a tenant's keys (prefixes only)."""
-    try:
-        with database(database_url).unit_of_work() as session:
-            found = auth.get_tenant_by_name(session, name=tenant)
-            keys = auth.list_keys(session, tenant_id=found.tenant_id)
-    except PatronError as exc:
-        raise fail(exc) from None
-    for key in keys:
-        state = "revoked" if key.revoked_at else "active"
-        console.print(f"{key.prefix}…\t{key.name}\t{state}\t{' '.join(key.scopes)}")
+def _row(key: ApiKey) -> dict[str, object]:
+    return {
+        "prefix": key.prefix,
+        "name": key.name,
+        "state": "revoked" if key.revoked_at else "active",
+        "scopes": list(key.scopes),
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+        "id": key.id,
+    }
 
 
-@app.command("revoke")
-def revoke(
-    prefix: str,
-    tenant: str = typer.Option(..., "--tenant"),
-    database_url: str | None = DbOption,
+@app.command("list", short_help="List a tenant's keys by prefix, with state and scopes.")
+def list_(
+    tenant: str = TenantOption, as_json: bool = JsonOption, database_url: str | None = DbOption
 ) -> None:
-    """Revoke a key by the prefix `keys list` shows."""
+    """List a tenant's keys by prefix, with state and scopes. Oldest first: prefix (the key's
+    first characters, never the rest), name, state, scopes, created and revoked times. A table
+    at a terminal; piped, tab-separated lines under a header (scopes joined by commas, times in
+    ISO 8601, empty for none); JSON with --json."""
     db = database(database_url)
     try:
         with db.unit_of_work() as session:
             found = auth.get_tenant_by_name(session, name=tenant)
-            auth.revoke_key(
-                session, tenant_id=found.tenant_id, prefix=prefix.rstrip("…"), now=now()
+            keys = auth.list_keys(session, tenant_id=found.tenant_id)
+    finally:
+        db.dispose()
+    listing(
+        [_row(key) for key in keys],
+        columns=("prefix", "name", "state", "scopes", "created_at", "revoked_at"),
+        as_json=as_json,
+        empty=f"tenant {tenant!r} has no keys; create one with `patron keys create`",
+    )
+
+
+@app.command("revoke", short_help="Revoke a key, named by the whole key or its start.")
+def revoke(
+    key: str = typer.Argument(
+        ...,
+        metavar="KEY",
+        help=f"The whole key, or its start: at least {MIN_PREFIX} and at most {PREFIX_LENGTH} "
+        "characters, such as the prefix `keys list` shows.",
+        show_default=False,
+    ),
+    tenant: str = TenantOption,
+    database_url: str | None = DbOption,
+) -> None:
+    """Revoke a key, named by the whole key or its start. From now on the key authenticates
+    nothing. Exit 0 when the key is revoked, also when it already was (it says since when, and
+    keeps that time); exit 2 when no key of the tenant matches, or when the start given matches
+    several (they are listed)."""
+    db = database(database_url)
+    try:
+        with db.unit_of_work() as session:
+            found = auth.get_tenant_by_name(session, name=tenant)
+            revoked, newly = auth.revoke_key(
+                session, tenant_id=found.tenant_id, prefix=key, now=now()
             )
-    except PatronError as exc:
-        raise fail(exc) from None
-    console.print("revoked")
+    finally:
+        db.dispose()
+    assert revoked.revoked_at is not None
+    what = f"key {revoked.prefix} ({revoked.name}) of tenant {tenant!r}"
+    if newly:
+        console.print(f"revoked {what}", markup=False, highlight=False, soft_wrap=True)
+    else:
+        console.print(
+            f"{what} was already revoked on {revoked.revoked_at:%Y-%m-%d %H:%M:%S} UTC; "
+            "nothing changed",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )

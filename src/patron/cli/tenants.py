@@ -1,29 +1,56 @@
 import typer
-from rich.markup import escape
 
 from patron.auth.service import auth
-from patron.cli.common import DbOption, console, database, fail, now
-from patron.errors import PatronError
+from patron.cli.common import DbOption, console, database, now
+from patron.cli.output import JsonOption, listing
 
 app = typer.Typer(help="Tenants: one per shop.", no_args_is_help=True)
 
 
 @app.command("create")
-def create(name: str, database_url: str | None = DbOption) -> None:
+def create(
+    name: str = typer.Argument(
+        ..., metavar="NAME", help="The shop's name, 1 to 100 characters; unique."
+    ),
+    database_url: str | None = DbOption,
+) -> None:
     """Create a tenant (a shop)."""
     db = database(database_url)
     try:
         with db.unit_of_work() as session:
             tenant = auth.create_tenant(session, name=name, now=now())
-    except PatronError as exc:
-        raise fail(exc) from None
-    console.print(f"created tenant [bold]{escape(tenant.name)}[/bold] ({tenant.tenant_id})")
+    finally:
+        db.dispose()
+    console.print(
+        f"created tenant {tenant.name} ({tenant.tenant_id})",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
-@app.command("list")
-def list_(database_url: str | None = DbOption) -> None:
-    """List tenants."""
-    with database(database_url).unit_of_work() as session:
-        for tenant in auth.list_tenants(session):
-            version = tenant.program_version or "-"
-            console.print(f"{escape(tenant.name)}\t{tenant.tenant_id}\tprogram v{version}")
+@app.command("list", short_help="List tenants.")
+def list_(as_json: bool = JsonOption, database_url: str | None = DbOption) -> None:
+    """List tenants, by name: name, id, published program version (none until one is
+    published), created time. A table at a terminal; piped, tab-separated lines under a
+    header; JSON with --json."""
+    db = database(database_url)
+    try:
+        with db.unit_of_work() as session:
+            rows = [
+                {
+                    "name": tenant.name,
+                    "tenant_id": tenant.tenant_id,
+                    "program_version": tenant.program_version,
+                    "created_at": tenant.created_at,
+                }
+                for tenant in auth.list_tenants(session)
+            ]
+    finally:
+        db.dispose()
+    listing(
+        rows,
+        columns=("name", "tenant_id", "program_version", "created_at"),
+        as_json=as_json,
+        empty="no tenants yet; create one with `patron tenants create NAME`",
+    )
