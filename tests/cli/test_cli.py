@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner, Result
 
+from patron import __version__
 from patron.auth.models import ApiKey, Tenant
 from patron.cli.main import app
 from patron.db.session import Database
@@ -24,7 +25,7 @@ from patron.kit.clock import FrozenClock
 from patron.ledger.models import Balance
 from patron.members.models import Member
 from patron.models import metadata
-from tests.cli.helpers import one_line
+from tests.cli.helpers import one_line, run
 from tests.factories import Shop, create_shop, order_placed, violations
 
 runner = CliRunner()
@@ -360,3 +361,9 @@ class TestNowOption:
         help_text = " ".join(output.replace("│", " ").split())
         assert "2027-12-01 (midnight UTC)" in help_text
         assert "a time without an offset is UTC" in help_text
+
+
+def test_version_prints_the_package_version() -> None:
+    result = run("--version")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"patron {__version__}\n"

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from patron import __version__
 from patron.db.engine import normalise_url
 from patron.db.migrate import head
 from tests.cli.helpers import free_port, one_line, patron, patron_script, script
@@ -25,6 +26,7 @@ from tests.cli.helpers import free_port, one_line, patron, patron_script, script
 @dataclass
 class Served:
     base: str
+    port: int
     log: Path
 
     @property
@@ -57,7 +59,7 @@ def serving(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> It
                 pass
             assert time.monotonic() < deadline, "patron serve did not start"
             time.sleep(0.1)
-        yield Served(base, log)
+        yield Served(base, port, log)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -94,7 +96,8 @@ class TestBanner:
             assert httpx.get(f"{served.base}/docs", timeout=10).status_code == 200
             lines = served.printed.splitlines()
         assert lines[:3] == [
-            f"Patron 0.1.0 serving {served.base} (OpenAPI docs at {served.base}/docs)",
+            f"Patron {__version__} listening on 127.0.0.1, port {served.port}: {served.base} "
+            f"(OpenAPI docs at {served.base}/docs)",
             f"database: {url} (revision {head()})",
             "workers: 1; scheduled jobs off (PATRON_JOBS_INTERVAL=0: run `patron jobs run` "
             "from cron)",
@@ -108,6 +111,16 @@ class TestBanner:
         ) as served:
             assert members(served.base, key) == 200
             assert "workers: 2; scheduled jobs every 30 s in each" in served.printed
+
+    def test_on_all_interfaces_it_names_a_url_a_browser_can_open(self, tmp_path: Path) -> None:
+        url, key = sqlite_with_key(tmp_path, "wide.db")
+        with serving(tmp_path, "--host", "0.0.0.0", "--database-url", url) as served:
+            assert members(served.base, key) == 200
+            first = served.printed.splitlines()[0]
+        assert first == (
+            f"Patron {__version__} listening on all interfaces, port {served.port}: "
+            f"{served.base} (OpenAPI docs at {served.base}/docs)"
+        )
 
     @pytest.mark.postgres
     def test_a_postgres_password_is_hidden(self, database_url: str, tmp_path: Path) -> None:
@@ -172,6 +185,17 @@ class TestRefusals:
         assert one_line(done.stderr) == (
             f"error: cannot listen on 127.0.0.1:{port}: Address already in use"
         )
+
+    def test_the_demo_checks_its_port_before_it_builds(self, tmp_path: Path) -> None:
+        path = tmp_path / "demo.db"
+        with socket.socket() as taken:
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+            port = taken.getsockname()[1]
+            done = script("demo", "--port", str(port), "--database-url", f"sqlite:///{path}")
+        assert done.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in one_line(done.stderr)
+        assert not path.exists()
 
     @pytest.mark.parametrize("port", ["0", "70000", "http"])
     def test_a_port_out_of_range_is_bad_input(self, port: str) -> None:

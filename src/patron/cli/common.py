@@ -7,6 +7,7 @@ found violations; 2 bad input (an option's value, or a tenant or key that is not
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -225,6 +226,31 @@ def migrate_to_head(url: str) -> tuple[str | None, str]:
         raise unknown_revision(url, was)
     migrations.upgrade(url)
     return was, migrations.head()
+
+
+# --- serving ---------------------------------------------------------------------------
+
+
+# Hosts that mean every interface: a browser cannot go there, so URLs name 127.0.0.1.
+WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def browsable_url(host: str, port: int) -> str:
+    """Where a browser on this machine reaches a server bound to `host`."""
+    host = "127.0.0.1" if host in WILDCARDS else host
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def check_can_listen(host: str, port: int) -> None:
+    """Fail now, in one line, if the address is taken or unknown, rather than after a
+    banner or a demo's build, in uvicorn's log."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 # --- time -----------------------------------------------------------------------------------

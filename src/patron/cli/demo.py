@@ -27,7 +27,14 @@ from patron.auth.models import Tenant
 from patron.auth.service import auth
 from patron.checks import verify_all as verify
 from patron.cli import demo_shop as shop
-from patron.cli.common import console, err_console, migrate_to_head, now
+from patron.cli.common import (
+    browsable_url,
+    check_can_listen,
+    console,
+    err_console,
+    migrate_to_head,
+    now,
+)
 from patron.db.session import Database
 from patron.events.schemas import EventBase
 from patron.ingest.pipeline import pipeline
@@ -65,6 +72,8 @@ def demo(
     database_url: str = typer.Option(DEFAULT_URL, "--database-url", help="Where to build it."),
 ) -> None:
     """Build a demo shop with a year of history on a SQLite file, then serve it."""
+    if serve:
+        check_can_listen(host, port)  # before the build, not after it
     migrate_to_head(database_url)
     db = Database(database_url)
     try:
@@ -295,8 +304,7 @@ def _plain(line: str = "") -> None:
 
 
 def _instructions(key: str, customer: str, host: str, port: int, serve: bool) -> None:
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    base = f"http://{shown}:{port}"
+    base = browsable_url(host, port)
     event = {
         "id": f"evt-{secrets.token_hex(4)}",
         "type": "order.placed",

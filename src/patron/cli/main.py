@@ -2,7 +2,6 @@
 
 import logging
 import os
-import socket
 import sys
 from datetime import datetime
 from enum import StrEnum
@@ -16,9 +15,11 @@ from patron.cli import demo, keys, tenants
 from patron.cli.common import (
     EXIT_FAILED,
     EXIT_STATUSES,
-    CliError,
+    WILDCARDS,
     DbOption,
     PatronGroup,
+    browsable_url,
+    check_can_listen,
     console,
     database,
     err_console,
@@ -40,6 +41,23 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        print(f"patron {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Patron, the open-source loyalty engine."""
+
+
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(keys.app, name="keys")
 jobs_app = typer.Typer(help="Scheduled work.", no_args_is_help=True)
@@ -71,22 +89,6 @@ class LogLevel(StrEnum):
     INFO = "info"
     DEBUG = "debug"
     TRACE = "trace"
-
-
-def _base_url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def _check_can_listen(host: str, port: int) -> None:
-    """Fail now, in one line, if the address is taken or unknown, rather than after the
-    banner in uvicorn's log."""
-    try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        with socket.socket(family, kind, proto) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(address)
-    except OSError as exc:
-        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @app.command("serve", short_help="Serve the API; runs the scheduled jobs too.")
@@ -122,19 +124,21 @@ def serve(
     if migrate_first:
         migrate_to_head(url)
     database(url).dispose()  # exists, reachable and migrated, or one line saying which not
-    _check_can_listen(host, port)
+    check_can_listen(host, port)
     # Workers build the app from the environment: this URL, not one read earlier.
     os.environ["PATRON_DATABASE_URL"] = url
     get_settings.cache_clear()
     interval = get_settings().jobs_interval
-    base = _base_url(host, port)
+    base = browsable_url(host, port)
+    where = "all interfaces" if host in WILDCARDS else host
     jobs = (
         f"scheduled jobs every {interval:g} s in each"
         if interval > 0
         else "scheduled jobs off (PATRON_JOBS_INTERVAL=0: run `patron jobs run` from cron)"
     )
     for line in (
-        f"Patron {__version__} serving {base} (OpenAPI docs at {base}/docs)",
+        f"Patron {__version__} listening on {where}, port {port}: {base} (OpenAPI docs at "
+        f"{base}/docs)",
         f"database: {shown(url)} (revision {migrations.head()})",
         f"workers: {workers}; {jobs}",
         "Ctrl-C stops it.",
