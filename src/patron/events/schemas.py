@@ -16,6 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from patron.kit.json_types import DateTimeString
 from patron.kit.money import CURRENCIES, MoneyError, to_minor
 from patron.kit.opaque import Id
 from patron.ledger.schemas import PostingOut
@@ -81,6 +82,10 @@ def _not_before_epoch(value: datetime) -> datetime:
     return value
 
 
+# An ISO 8601 string with a time zone, never a number of seconds (patron.kit.json_types).
+OccurredAt = Annotated[AwareDatetime, DateTimeString, AfterValidator(_not_before_epoch)]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -109,7 +114,7 @@ class EventBase(Strict):
         "returns the first result and applies nothing twice.",
         examples=["evt_01HF3Z"],
     )
-    occurred_at: Annotated[AwareDatetime, AfterValidator(_not_before_epoch)] = Field(
+    occurred_at: OccurredAt = Field(
         description="When it happened, with a time zone; not before 1970 and not in the future.",
         examples=["2026-11-22T10:15:00Z"],
     )

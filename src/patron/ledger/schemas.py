@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.kit.json_types import JsonInt
 from patron.ledger.engine import EntryLine, PostingDraft
 from patron.ledger.models import Entry, Posting
 
@@ -55,7 +56,7 @@ class Transaction(PostingOut):
 class AdjustmentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points: int = Field(
+    points: JsonInt = Field(
         description="Points to add (positive) or remove (negative).", examples=[250]
     )
     reason: str = Field(

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from patron.events.schemas import Currency, EventBase, Id, Money, Strict, check_amounts
+from patron.kit.json_types import JsonInt
 
 
 class OrderLine(Strict):
@@ -12,7 +13,7 @@ class OrderLine(Strict):
     category: str | None = Field(
         None, max_length=100, description="The product's category.", examples=["coffee"]
     )
-    quantity: int = Field(gt=0, le=1_000_000, description="Units ordered.", examples=[2])
+    quantity: JsonInt = Field(gt=0, le=1_000_000, description="Units ordered.", examples=[2])
     unit_price: Money = Field(description="The price of one unit.", examples=["12.50"])
 
 

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from patron.kit.json_types import DateTimeString, JsonBool, JsonInt
 from patron.kit.money import CURRENCIES
 from patron.ledger.engine import Terms
 
@@ -37,7 +38,7 @@ class ProgramDocument(BaseModel):
     rounding: Literal["down", "half_up", "up"] = Field(
         "down", description="How fractional points are rounded.", examples=["down"]
     )
-    pending_days: int = Field(
+    pending_days: JsonInt = Field(
         0,
         ge=0,
         le=365,
@@ -45,7 +46,7 @@ class ProgramDocument(BaseModel):
         description="The return window: points stay pending this many days after the order, "
         "then become available. 0 makes them available at once.",
     )
-    expiry_days: int | None = Field(
+    expiry_days: JsonInt | None = Field(
         None,
         ge=1,
         le=3650,
@@ -59,7 +60,9 @@ class ProgramDocument(BaseModel):
         "recovered is written off and recorded. `debt`: the balance may go below zero and "
         "future earnings pay the debt first.",
     )
-    auto_enroll: bool = Field(True, description="Enrol customers on their first order.")
+    auto_enroll: JsonBool = Field(
+        True, description="Enrol customers on their first order.", examples=[True]
+    )
     timezone: str = Field(
         "UTC", description="IANA time zone for calendar windows.", examples=["Europe/Berlin"]
     )
@@ -100,7 +103,7 @@ class ProgramPut(ProgramDocument):
     """What `PUT /v1/program` takes: a program document. A published version read with GET
     can be edited and sent back as it is: its read-only fields are accepted."""
 
-    version: int | None = Field(
+    version: JsonInt | None = Field(
         None,
         ge=1,
         description="The version this edit starts from, as GET returned it. If given and "
@@ -109,7 +112,7 @@ class ProgramPut(ProgramDocument):
         "unconditionally.",
         examples=[3],
     )
-    published_at: datetime | None = Field(
+    published_at: Annotated[datetime | None, DateTimeString] = Field(
         None, description="Read-only: accepted and ignored, so a GET body can be sent back."
     )
 

@@ -2,11 +2,13 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.kit.json_types import JsonInt
+
 
 class RedemptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    points: int = Field(gt=0, le=100_000_000, description="Points to spend.", examples=[500])
+    points: JsonInt = Field(gt=0, le=100_000_000, description="Points to spend.", examples=[500])
     description: str | None = Field(
         None,
         min_length=1,
