@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.openapi.utils import get_openapi
 from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -20,7 +19,6 @@ from patron.auth.service import KEY_HEADER
 from patron.config import Settings, get_settings
 from patron.db.session import Database
 from patron.errors import PatronError
-from patron.ingest.api import body_schemas
 from patron.ingest.registry import registry
 from patron.kit.clock import Clock, SystemClock
 from patron.kit.cors import Cors
@@ -28,6 +26,7 @@ from patron.kit.limits import BodyLimits
 from patron.kit.opaque import KeepEncodedSlashes
 from patron.kit.responses import ProblemResponse, problem_body
 from patron.ledger.tasks import run_periodically
+from patron.openapi import install_openapi
 from patron.programs.service import programs
 
 log = logging.getLogger("patron")
@@ -179,9 +178,8 @@ def create_app(
         title="Patron",
         version=__version__,
         lifespan=lifespan,
-        description="Loyalty engine for online shops: send what customers do, get points, "
-        "balances and explanations back. Authenticate with `Authorization: Bearer <key>`; "
-        "errors are RFC 9457 problem+json.",
+        docs_url=None,  # /docs and /redoc: patron.openapi, from files in the package
+        redoc_url=None,
         # Operation ids are the endpoint functions' names (`get_member`), which generated
         # clients use as method names; they are unique across the API.
         generate_unique_id_function=lambda route: route.name,
@@ -201,29 +199,19 @@ def create_app(
     app.state.settings = settings
     app.include_router(router)
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=app.routes,
-            )
-            components = schema.setdefault("components", {}).setdefault("schemas", {})
-            for name, body in body_schemas().items():
-                components.update(body.pop("$defs", {}))
-                components[name] = body
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
     @app.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:
         return RedirectResponse("/docs")
 
-    @app.get("/healthz", tags=["meta"])
+    @app.get(
+        "/healthz",
+        tags=["meta"],
+        summary="Is the process up",
+        description="Answers 200 while the process serves requests, without touching the "
+        "database: for a load balancer's liveness check. Needs no key.",
+    )
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    install_openapi(app)
     return app

@@ -25,6 +25,7 @@ from patron.events.schemas import BatchResult, EventBase, EventResult
 from patron.ingest.pipeline import pipeline
 from patron.ingest.registry import registry
 from patron.kit.responses import JSONBytes
+from patron.openapi.security import key_required
 from patron.programs.service import programs
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -57,11 +58,14 @@ def body_schemas() -> dict[str, Any]:
 
 
 def _body(name: str) -> dict[str, Any]:
+    """The OpenAPI of a route that reads its body itself: the body's schema and the key's
+    scope (it authenticates inside its unit of work, not through a dependency)."""
     return {
+        **key_required(EVENTS_WRITE),
         "requestBody": {
             "required": True,
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
-        }
+        },
     }
 
 
@@ -117,8 +121,19 @@ def _ingest(
     response_model=EventResult,
     status_code=201,
     summary="Send one event",
+    description="Report one thing a customer did: `order.placed`, `order.refunded`, "
+    "`order.cancelled` or `member.enrolled` (`type` decides the shape of `data`). It is "
+    "applied at once, and the result says what it did and why: the points, the postings on "
+    "the ledger, whether the customer was enrolled. An `order.placed` enrols an unknown "
+    "customer if the program's `auto_enroll` is on. The event's `id` makes sending it again "
+    "safe: the same event returns its first result (200, `duplicate: true`) and changes "
+    "nothing; the same id with other content is refused (409).",
     responses={
-        200: {"description": "A replay: the event was received before.", "model": EventResult}
+        200: {"description": "A replay: the event was received before.", "model": EventResult},
+        409: {
+            "description": "The event's id was sent before with other content; its order was "
+            "already reported by another event; or the shop has no published program yet."
+        },
     },
     openapi_extra=_body("EventIn"),
 )
@@ -136,7 +151,16 @@ async def post_event(request: Request, clock: ClockDep) -> Any:
     response_model=BatchResult,
     summary="Send up to 1,000 events",
     description="All or nothing: if any event is invalid, none is stored and the "
-    "error names it (`events.3.data.total`). Results come in the order sent.",
+    "error names it (`events.3.data.total`). Results come in the order sent, one per event, "
+    "as `POST /v1/events` would give them; events sent before are replayed "
+    "(`duplicate: true`), not applied twice.",
+    responses={
+        409: {
+            "description": "An event's id was sent before (or appears twice in the batch) with "
+            "other content; an order was already reported by another event; or the shop has "
+            "no published program yet."
+        },
+    },
     openapi_extra=_body("EventBatch"),
 )
 async def post_batch(request: Request, clock: ClockDep) -> Any:

@@ -30,6 +30,11 @@ KINDS = "^(" + "|".join(k.value for k in Kind) + ")$"
     "/{external_id}/transactions",
     response_model=Page[Transaction],
     summary="The member's points history, newest first",
+    description="Every posting on the member's points wallet, newest first: points earned on "
+    "orders, vested after the return window, taken back on refunds, written off, adjusted by "
+    "hand, redeemed and expired. Each says why, under which program version, how its amount "
+    "was computed, and lists its double-entry lines. Filter with `kind`; pass a page's "
+    "`next_cursor` as `cursor` for the next page.",
 )
 def list_transactions(
     external_id: MemberPath,
@@ -60,6 +65,16 @@ def list_transactions(
     response_model=Adjustment,
     status_code=201,
     summary="Add or remove points by hand, with a reason",
+    description="A support agent's correction: a positive `points` adds available points "
+    "(they expire as earned points do), a negative one removes them. The `reason` is shown in "
+    "the member's history. Under the `forbid` policy, removing more than the member has "
+    "available is refused; under `debt`, the balance may go below zero.",
+    responses={
+        409: {
+            "description": "Removing more points than are available under the `forbid` "
+            "policy; the member is suspended; or the shop has no published program yet."
+        }
+    },
 )
 def post_adjustment(
     external_id: MemberPath,

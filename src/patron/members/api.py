@@ -35,6 +35,11 @@ def _currency(session: Session, principal: Principal) -> str | None:
     "/{external_id}",
     response_model=schemas.Member,
     summary="Create or update a member",
+    description="Enrol a customer under the shop's customer id, or update their details. On "
+    "update, fields left out keep their value and null clears them; `enrolled_via` keeps the "
+    "first enrolment's. Answers 201 when the member was created, 200 when updated. Customers "
+    "also join on their first order (the program's `auto_enroll`) or by a `member.enrolled` "
+    "event.",
     responses={201: {"description": "Created.", "model": schemas.Member}},
 )
 def put_member(
@@ -55,7 +60,14 @@ def put_member(
     )
 
 
-@router.get("/{external_id}", response_model=schemas.Member, summary="A member and balances")
+@router.get(
+    "/{external_id}",
+    response_model=schemas.Member,
+    summary="A member and balances",
+    description="The member's details, points (available to spend, pending in the return "
+    "window, earned over their lifetime, owed after claw-backs) and order statistics in the "
+    "program's currency.",
+)
 def get_member(
     external_id: MemberPath,
     session: SessionDep,
@@ -69,7 +81,15 @@ def get_member(
     )
 
 
-@router.get("", response_model=Page[schemas.Member], summary="List and search members")
+@router.get(
+    "",
+    response_model=Page[schemas.Member],
+    summary="List and search members",
+    description="The shop's members in the order they joined, a page at a time, each with "
+    "balances and statistics. `email` finds members by exact email (any case); `q` by the "
+    "start of their customer id or email. Pass a page's `next_cursor` as `cursor` for the "
+    "next page.",
+)
 def list_members(
     session: SessionDep,
     principal: Annotated[Principal, Depends(require(MEMBERS_READ))],

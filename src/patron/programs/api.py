@@ -13,7 +13,16 @@ from patron.programs.service import programs
 router = APIRouter(prefix="/program", tags=["program"])
 
 
-@router.get("", response_model=Program, summary="The published program")
+@router.get(
+    "",
+    response_model=Program,
+    summary="The published program",
+    description="The program version in force: what customers earn per unit of currency, how "
+    "long points stay pending, when they expire, what a refund does to points already spent. "
+    "The body can be edited and sent back with PUT: its `version` makes that PUT fail if "
+    "another version was published in between.",
+    responses={409: {"description": "The shop has no published program yet."}},
+)
 def get_program(
     session: SessionDep,
     principal: Annotated[Principal, Depends(require(PROGRAM_READ, storefront="public"))],
@@ -21,7 +30,22 @@ def get_program(
     return programs.get(session, tenant_id=principal.tenant_id, version=principal.program_version)
 
 
-@router.put("", response_model=Program, summary="Validate and publish a new version")
+@router.put(
+    "",
+    response_model=Program,
+    summary="Validate and publish a new version",
+    description="Validate the document and publish it as the next version. Events from now on "
+    "are applied under it; every posting records the version it was made under, and earlier "
+    "postings keep theirs. Fields left out take their defaults. Send the `version` a GET "
+    "returned to publish only if no one published another version since (else 409). The "
+    "currency cannot change once orders were reported (422).",
+    responses={
+        409: {
+            "description": "Another version was published since the `version` this edit "
+            "starts from: read the program again and apply the edit to it."
+        }
+    },
+)
 def publish_program(
     body: ProgramPut,
     session: SessionDep,

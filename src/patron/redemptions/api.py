@@ -20,8 +20,17 @@ router = APIRouter(prefix="/members", tags=["members"])
     response_model=Redemption,
     status_code=201,
     summary="Spend points (idempotent on the Idempotency-Key header)",
+    description="Spend a member's available points, at checkout: the points leave the wallet "
+    "at once, from the lots that expire soonest, and the answer says what is left. Send an "
+    "`Idempotency-Key` header unique to this redemption: a retry with the same key and body "
+    "returns the first redemption (200, `replayed: true`) and spends nothing again.",
     responses={
-        200: {"description": "A replay of an earlier Idempotency-Key.", "model": Redemption}
+        200: {"description": "A replay of an earlier Idempotency-Key.", "model": Redemption},
+        409: {
+            "description": "Not enough available points; the Idempotency-Key was used for a "
+            "different redemption; the member is suspended; or the shop has no published "
+            "program yet."
+        },
     },
 )
 def post_redemption(
