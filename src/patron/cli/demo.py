@@ -32,9 +32,9 @@ from patron.cli.common import (
     check_can_listen,
     console,
     err_console,
-    migrate_to_head,
     now,
 )
+from patron.cli.database import migrate_to_head
 from patron.db.session import Database
 from patron.events.schemas import EventBase
 from patron.ingest.pipeline import pipeline

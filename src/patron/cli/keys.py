@@ -3,7 +3,8 @@ import typer
 from patron.auth.models import ApiKey
 from patron.auth.scopes import ALL_SCOPES
 from patron.auth.service import MIN_PREFIX, PREFIX_LENGTH, auth
-from patron.cli.common import EXIT_BAD_INPUT, CliError, DbOption, console, database, now
+from patron.cli.common import EXIT_BAD_INPUT, CliError, console, now
+from patron.cli.database import DbOption, database
 from patron.cli.output import JsonOption, listing
 
 app = typer.Typer(help="API keys: shown once, stored hashed.", no_args_is_help=True)

@@ -16,20 +16,15 @@ from patron.cli.common import (
     EXIT_FAILED,
     EXIT_STATUSES,
     WILDCARDS,
-    DbOption,
     PatronGroup,
     browsable_url,
     check_can_listen,
     console,
-    database,
     err_console,
     instant,
-    migrate_to_head,
     now,
-    parse_url,
-    resolve_url,
-    shown,
 )
+from patron.cli.database import DbOption, database, migrate_to_head, parse_url, resolve_url, shown
 from patron.cli.output import JsonOption
 from patron.config import get_settings
 from patron.db import migrate as migrations

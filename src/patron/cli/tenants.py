@@ -1,7 +1,8 @@
 import typer
 
 from patron.auth.service import auth
-from patron.cli.common import DbOption, console, database, now
+from patron.cli.common import console, now
+from patron.cli.database import DbOption, database
 from patron.cli.output import JsonOption, listing
 
 app = typer.Typer(help="Tenants: one per shop.", no_args_is_help=True)
