@@ -101,6 +101,19 @@ class TestRevoke:
         assert not works(base_url, key)
         assert works(base_url, kept)
 
+    def test_the_whole_publishable_key_revokes_it(
+        self, database_url: str, tenant: str, base_url: str
+    ) -> None:
+        created = patron(database_url, "keys", "create", "--tenant", tenant, "--publishable")
+        assert created.exit_code == 0, created.output
+        key = created.stdout.strip()
+        headers = {"X-Patron-Key": key}
+        assert httpx.get(f"{base_url}/v1/program", headers=headers).status_code != 401
+        result = patron(database_url, "keys", "revoke", key, "--tenant", tenant)
+        assert result.exit_code == 0, result.output
+        assert f"revoked key {key[:10]}" in result.stdout
+        assert httpx.get(f"{base_url}/v1/program", headers=headers).status_code == 401
+
     @pytest.mark.parametrize("length", [7, 8, 10])
     def test_a_unique_start_revokes_the_key(
         self, database_url: str, tenant: str, base_url: str, length: int

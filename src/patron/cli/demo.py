@@ -64,12 +64,18 @@ BATCH_WINDOW = timedelta(hours=1)
 def demo(
     members_count: int = typer.Option(300, "--members", min=1, max=10_000, help="Customers."),
     seed: int = typer.Option(42, help="Same seed, same shop."),
-    host: str = typer.Option("127.0.0.1", help="Interface to bind."),
-    port: int = typer.Option(8000),
+    host: str = typer.Option("127.0.0.1", help="Interface to bind (0.0.0.0: all of them)."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the API afterwards."),
     # No PATRON_DATABASE_URL fallback on purpose: the demo must never write into the
     # database a shell happens to point at.
-    database_url: str = typer.Option(DEFAULT_URL, "--database-url", help="Where to build it."),
+    database_url: str = typer.Option(
+        DEFAULT_URL,
+        "--database-url",
+        metavar="URL",
+        help="Where to build it. PATRON_DATABASE_URL is not read: the demo never writes into "
+        "the database a shell points at.",
+    ),
 ) -> None:
     """Build a demo shop with a year of history on a SQLite file, then serve it."""
     if serve:
