@@ -2,13 +2,19 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from patron.kit.json_types import JsonInt
+
+# The longest validity a token can be asked for, whatever the server allows: a year.
+MAX_EXPIRES_IN = 365 * 24 * 3600
+
 
 class MemberTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    expires_in: int = Field(
+    expires_in: JsonInt = Field(
         3600,
         ge=60,
+        le=MAX_EXPIRES_IN,
         description="Seconds the token stays valid. At most `PATRON_MEMBER_TOKEN_MAX_AGE` "
         "(24 h unless the server says otherwise); short is better: a token reads and spends "
         "the member's points until it expires.",
@@ -25,7 +31,10 @@ class MemberToken(BaseModel):
     external_id: str = Field(
         description="The member it speaks for (its `sub` claim).", examples=["cust_1042"]
     )
-    expires_at: datetime = Field(description="When it stops being accepted (its `exp`).")
+    expires_at: datetime = Field(
+        description="When it stops being accepted (its `exp`).",
+        examples=["2026-11-22T11:15:00Z"],
+    )
     key: str = Field(
         description="The prefix of the secret key that signed it (its `kid` header): "
         "revoking that key ends the token.",

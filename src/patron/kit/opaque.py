@@ -35,8 +35,14 @@ Id = Annotated[
 
 
 def _path_id(value: Any) -> Any:
-    # The middleware left "%" and "/" escaped inside segments; nothing else is escaped.
-    return check_id(unquote(value)) if isinstance(value, str) else value
+    # The middleware left "%" and "/" escaped inside segments; nothing else is escaped. The
+    # segment's own limit allows for escapes, so the id's is checked once decoded.
+    if not isinstance(value, str):
+        return value
+    decoded = check_id(unquote(value))
+    if len(decoded) > MAX_ID:
+        raise ValueError(f"must be at most {MAX_ID} characters (got {len(decoded)})")
+    return decoded
 
 
 def path_id(description: str, example: str) -> Any:

@@ -1,0 +1,58 @@
+"""Faults the contract test (tests/api/test_contract.py) found, pinned down: each answered 500
+before it was fixed."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from patron.kit.opaque import MAX_ID
+
+
+def assert_refused(response: httpx.Response, field: str) -> str:
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    [error] = response.json()["errors"]
+    assert error["field"] == field
+    return str(error["message"])
+
+
+class TestAnIdInThePathIsAtMost255Characters:
+    """The path segment may be up to three times longer, for its escapes; the id it decodes
+    to may not. PostgreSQL refused the longer id (500); SQLite stored it."""
+
+    def test_a_longer_id_is_refused_and_nothing_is_stored(self, client: httpx.Client) -> None:
+        long = "0" * (MAX_ID + 1)
+        response = client.put(f"/v1/members/{long}", json={"name": "Ada"})
+        assert "at most 255 characters" in assert_refused(response, "external_id")
+        assert client.get("/v1/members", params={"q": "000"}).json()["items"] == []
+
+    @pytest.mark.parametrize("route", ["", "/transactions"])
+    def test_reads_refuse_it_too(self, client: httpx.Client, route: str) -> None:
+        long = "x" * (MAX_ID + 1)
+        assert_refused(client.get(f"/v1/members/{long}{route}"), "external_id")
+
+    def test_an_id_of_255_characters_escaped_in_the_path_is_taken(
+        self, client: httpx.Client
+    ) -> None:
+        id = "a/" * (MAX_ID // 2) + "a"  # 255 characters, 127 of them sent as %2F
+        encoded = id.replace("/", "%2F")
+        assert len(id) == MAX_ID and len(encoded) > MAX_ID
+        response = client.put(f"/v1/members/{encoded}", json={"name": "Ada"})
+        assert response.status_code == 201, response.text
+        assert response.json()["external_id"] == id
+
+
+class TestAMemberTokenLastsAtMostAYear:
+    def test_a_huge_expires_in_is_refused(self, client: httpx.Client) -> None:
+        response = client.post("/v1/members/cust_1042/tokens", json={"expires_in": 326425740540868})
+        assert "less than or equal to 31536000" in assert_refused(response, "expires_in")
+
+    def test_past_the_servers_limit_is_refused_in_words(self, client: httpx.Client) -> None:
+        response = client.post("/v1/members/cust_1042/tokens", json={"expires_in": 86401})
+        assert "at most 86400 s on this server" in assert_refused(response, "expires_in")
+
+    @pytest.mark.parametrize("value", ["3600", 3600.0])
+    def test_expires_in_is_a_json_integer(self, client: httpx.Client, value: object) -> None:
+        response = client.post("/v1/members/cust_1042/tokens", json={"expires_in": value})
+        assert_refused(response, "expires_in")
