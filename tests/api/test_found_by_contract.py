@@ -3,10 +3,13 @@ before it was fixed."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 import pytest
 
 from patron.kit.opaque import MAX_ID
+from tests.factories import member_enrolled
 
 
 def assert_refused(response: httpx.Response, field: str) -> str:
@@ -56,3 +59,23 @@ class TestAMemberTokenLastsAtMostAYear:
     def test_expires_in_is_a_json_integer(self, client: httpx.Client, value: object) -> None:
         response = client.post("/v1/members/cust_1042/tokens", json={"expires_in": value})
         assert_refused(response, "expires_in")
+
+
+class TestAnEventsTimeZoneOffsetIsOneTimeZonesUse:
+    """Python takes offsets up to 24 hours; PostgreSQL refused one of -21:01 (500)."""
+
+    @pytest.mark.parametrize("offset", ["-21:01", "+15:00", "-12:01", "+14:01"])
+    def test_an_offset_no_time_zone_uses_is_refused(
+        self, client: httpx.Client, offset: str
+    ) -> None:
+        event = member_enrolled("cust_1042", at=datetime(2026, 2, 1, tzinfo=UTC))
+        event["occurred_at"] = "2026-02-01T10:00:00" + offset
+        response = client.post("/v1/events/batch", json={"events": [event]})
+        assert "-12:00 and +14:00" in assert_refused(response, "events.0.occurred_at")
+        assert client.get("/v1/members/cust_1042").status_code == 404
+
+    @pytest.mark.parametrize("offset", ["-12:00", "+14:00", "+05:45", "Z"])
+    def test_the_offsets_time_zones_use_are_taken(self, client: httpx.Client, offset: str) -> None:
+        event = member_enrolled("cust_1042", at=datetime(2026, 2, 1, tzinfo=UTC))
+        event["occurred_at"] = "2026-02-01T10:00:00" + offset
+        assert client.post("/v1/events", json=event).status_code == 201

@@ -2,7 +2,7 @@
 pass through a binary float on its way to the ledger."""
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -82,8 +82,21 @@ def _not_before_epoch(value: datetime) -> datetime:
     return value
 
 
+# The offsets time zones use: PostgreSQL stores no offset beyond 15:59 either way.
+MIN_OFFSET, MAX_OFFSET = timedelta(hours=-12), timedelta(hours=14)
+
+
+def _real_offset(value: datetime) -> datetime:
+    offset = value.utcoffset()
+    if offset is not None and not MIN_OFFSET <= offset <= MAX_OFFSET:
+        raise ValueError("its time zone offset must be between -12:00 and +14:00")
+    return value
+
+
 # An ISO 8601 string with a time zone, never a number of seconds (patron.kit.json_types).
-OccurredAt = Annotated[AwareDatetime, DateTimeString, AfterValidator(_not_before_epoch)]
+OccurredAt = Annotated[
+    AwareDatetime, DateTimeString, AfterValidator(_real_offset), AfterValidator(_not_before_epoch)
+]
 
 
 class Strict(BaseModel):
