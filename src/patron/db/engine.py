@@ -43,7 +43,12 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         # No pre-ping: it would cost a round trip on every request. Connections are
         # recycled instead, and one dropped by a server restart fails a single request.
         pool_recycle=1800,
-        connect_args={"options": "-c plan_cache_mode=force_custom_plan -c timezone=UTC"},
+        # A server that drops packets fails the connection in 10 s instead of hanging until
+        # the operating system gives up.
+        connect_args={
+            "options": "-c plan_cache_mode=force_custom_plan -c timezone=UTC",
+            "connect_timeout": 10,
+        },
     )
 
 
