@@ -39,8 +39,8 @@ path, an id is one percent-encoded segment: `gid://shopify/Customer/7001` is
 
 **Amounts** are decimal strings (`"84.50"`), never JSON numbers; points are integers.
 
-**Lists** come in pages, newest first: pass a page's `next_cursor` as `cursor` to get the
-next one; it is null on the last page.
+**Lists** come a page at a time: pass a page's `next_cursor` as `cursor` to get the next
+one; it is null on the last page.
 
 **Retries are safe.** An event sent again with the same `id` returns its first result and
 changes nothing; a redemption retried with the same `Idempotency-Key` header likewise.
