@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from patron.kit.clock import FrozenClock
 from patron.kit.opaque import MAX_ID
-from tests.factories import member_enrolled
+from tests.factories import member_enrolled, order_placed
 
 
 def assert_refused(response: httpx.Response, field: str) -> str:
@@ -79,3 +80,43 @@ class TestAnEventsTimeZoneOffsetIsOneTimeZonesUse:
         event = member_enrolled("cust_1042", at=datetime(2026, 2, 1, tzinfo=UTC))
         event["occurred_at"] = "2026-02-01T10:00:00" + offset
         assert client.post("/v1/events", json=event).status_code == 201
+
+
+class TestTextHasNoControlCharacters:
+    """PostgreSQL cannot store NUL in text: a NUL in a search answered 500 there, and so would
+    one in any free text. Control characters other than tab and line breaks are refused too:
+    they are never meant, and they hide in what a support agent reads."""
+
+    def test_a_reason_with_one_is_refused(self, client: httpx.Client) -> None:
+        client.put("/v1/members/cust_1042", json={})
+        response = client.post(
+            "/v1/members/cust_1042/adjustments", json={"points": 5, "reason": "a\x00b"}
+        )
+        assert "U+0000" in assert_refused(response, "reason")
+        assert client.get("/v1/members/cust_1042/transactions").json()["items"] == []
+
+    def test_a_program_name_with_one_is_refused(self, client: httpx.Client) -> None:
+        response = client.put("/v1/program", json={"currency": "USD", "name": "Bean\x1bClub"})
+        assert "U+001B" in assert_refused(response, "name")
+
+    def test_an_order_with_one_in_its_texts_is_refused(
+        self, client: httpx.Client, clock: FrozenClock
+    ) -> None:
+        event = order_placed("cust_1042", "#1001", "10.00", at=clock.now())
+        event["customer"]["name"] = "Ada\x00"
+        assert_refused(client.post("/v1/events", json=event), "customer.name")
+        event = order_placed("cust_1042", "#1001", "10.00", at=clock.now())
+        event["data"]["lines"] = [
+            {"sku": "BEAN-250", "category": "co\x00ffee", "quantity": 1, "unit_price": "10.00"}
+        ]
+        assert_refused(client.post("/v1/events", json=event), "data.lines.0.category")
+        assert client.get("/v1/members/cust_1042").status_code == 404
+
+    def test_tabs_and_line_breaks_are_text(self, client: httpx.Client) -> None:
+        client.put("/v1/members/cust_1042", json={})
+        reason = "Goodwill:\n\tparcel late"
+        response = client.post(
+            "/v1/members/cust_1042/adjustments", json={"points": 5, "reason": reason}
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["transaction"]["reason"] == reason

@@ -16,7 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from patron.kit.json_types import DateTimeString
+from patron.kit.json_types import DateTimeString, Text
 from patron.kit.money import CURRENCIES, MoneyError, to_minor
 from patron.kit.opaque import Id
 from patron.ledger.schemas import PostingOut
@@ -111,7 +111,7 @@ class Customer(Strict):
         "event enrols them.",
         examples=["ada@example.com"],
     )
-    name: str | None = Field(
+    name: Text | None = Field(
         None,
         max_length=200,
         description="The customer's name, set on the member when the event enrols them.",

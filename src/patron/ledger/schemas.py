@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from patron.kit.json_types import JsonInt
+from patron.kit.json_types import JsonInt, Text
 from patron.ledger.engine import EntryLine, PostingDraft
 from patron.ledger.models import Entry, Posting
 
@@ -59,7 +59,7 @@ class AdjustmentCreate(BaseModel):
     points: JsonInt = Field(
         description="Points to add (positive) or remove (negative).", examples=[250]
     )
-    reason: str = Field(
+    reason: Text = Field(
         min_length=1,
         max_length=500,
         description="Why: shown in the member's history and the audit trail.",

@@ -5,12 +5,12 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from patron.events.schemas import Currency, EventBase, Id, Money, Strict, check_amounts
-from patron.kit.json_types import JsonInt
+from patron.kit.json_types import JsonInt, Text
 
 
 class OrderLine(Strict):
     sku: Id = Field(description="The product's stock-keeping unit.", examples=["BEAN-250"])
-    category: str | None = Field(
+    category: Text | None = Field(
         None, max_length=100, description="The product's category.", examples=["coffee"]
     )
     quantity: JsonInt = Field(gt=0, le=1_000_000, description="Units ordered.", examples=[2])
@@ -42,14 +42,14 @@ class OrderRefundedData(Strict):
     order_id: Id = Field(description="The refunded order's id.", examples=["#1001"])
     amount: Money = Field(description="Refunded now; several partial refunds may follow.")
     currency: Currency | None = Field(None, description="If given, must be the order's.")
-    reason: str | None = Field(
+    reason: Text | None = Field(
         None, max_length=500, description="Why, in words.", examples=["Damaged in transit"]
     )
 
 
 class OrderCancelledData(Strict):
     order_id: Id = Field(description="The cancelled order's id.", examples=["#1001"])
-    reason: str | None = Field(
+    reason: Text | None = Field(
         None, max_length=500, description="Why, in words.", examples=["Customer request"]
     )
 

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from patron.kit.json_types import DateTimeString, JsonBool, JsonInt
+from patron.kit.json_types import DateTimeString, JsonBool, JsonInt, Text
 from patron.kit.money import CURRENCIES
 from patron.ledger.engine import Terms
 
@@ -15,7 +15,7 @@ class ProgramDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(
+    name: Text = Field(
         "Rewards",
         min_length=1,
         max_length=100,

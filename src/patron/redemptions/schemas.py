@@ -2,14 +2,14 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from patron.kit.json_types import JsonInt
+from patron.kit.json_types import JsonInt, Text
 
 
 class RedemptionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     points: JsonInt = Field(gt=0, le=100_000_000, description="Points to spend.", examples=[500])
-    description: str | None = Field(
+    description: Text | None = Field(
         None,
         min_length=1,
         max_length=500,
