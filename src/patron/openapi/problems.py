@@ -269,9 +269,11 @@ def document(
             continue
         samples = specific.get(code)
         if not samples:
-            if status in COMMON:
+            description = response.get("description", "")
+            # The common example fits the common cause; a conflict the route describes in its
+            # own words is shown in them.
+            if status in COMMON and (status != 409 or description == COMMON[409][0]):
                 samples = [example(status, path, operation, access)]
             else:
-                here = instance(path, operation)
-                samples = [_fallback(status, response.get("description", ""), here)]
+                samples = [_fallback(status, description, instance(path, operation))]
         response["content"] = content(samples)
