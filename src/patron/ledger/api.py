@@ -72,7 +72,8 @@ def list_transactions(
     responses={
         409: {
             "description": "Removing more points than are available under the `forbid` "
-            "policy; the member is suspended; or the shop has no published program yet."
+            "policy; the member is suspended, merged or erased; or the shop has no published "
+            "program yet."
         }
     },
 )

@@ -265,6 +265,21 @@ def _suspended(instance: str) -> dict[str, Any]:
     return _problem(409, "member-suspended", "Member suspended", detail, instance, "external_id")
 
 
+def _merged(instance: str, field: str = "external_id", who: str = "cust_1042") -> dict[str, Any]:
+    detail = (
+        f"member '{who}' was merged into 'cust_3003': it earns and spends nothing, and its "
+        "later events reach 'cust_3003'"
+    )
+    return _problem(
+        409, "member-merged", "Member merged", detail, instance, field, merged_into="cust_3003"
+    )
+
+
+def _erased(instance: str) -> dict[str, Any]:
+    detail = "member 'cust_1042' was erased: it earns and spends nothing"
+    return _problem(409, "member-erased", "Member erased", detail, instance, "external_id")
+
+
 def _invalid(instance: str, field: str, message: str) -> dict[str, Any]:
     return _problem(422, "invalid-input", "Invalid input", f"{field}: {message}", instance, field)
 
@@ -323,13 +338,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "request": MEMBER_UPSERT,
         "responses": {"200": MEMBER, "201": NEW_MEMBER},
         "problems": {
+            "409": [_merged(MEMBERS), _erased(MEMBERS)],
             "422": [
                 _invalid(
                     MEMBERS,
                     "email",
                     "value is not a valid email address: An email address must have an @-sign.",
                 )
-            ]
+            ],
         },
     },
     "get_member": {
@@ -373,6 +389,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                     available=50,
                 ),
                 _suspended(f"{MEMBERS}/adjustments"),
+                _merged(f"{MEMBERS}/adjustments"),
                 _no_program(f"{MEMBERS}/adjustments"),
             ],
             "422": [_invalid(f"{MEMBERS}/adjustments", "reason", "Field required")],
@@ -402,6 +419,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                     "Idempotency-Key",
                 ),
                 _suspended(f"{MEMBERS}/redemptions"),
+                _merged(f"{MEMBERS}/redemptions"),
                 _no_program(f"{MEMBERS}/redemptions"),
             ],
             "422": [_invalid(f"{MEMBERS}/redemptions", "points", "Input should be greater than 0")],
@@ -447,6 +465,48 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         },
         "responses": {"200": {"results": [SECOND_ORDER_RESULT, REFUND_RESULT]}},
         "problems": _event_problems("/v1/events/batch", "events.1."),
+    },
+    "erase_member": {
+        "problems": {
+            "404": [_member_not_found(MEMBERS)],
+            "409": [
+                _problem(
+                    409,
+                    "member-busy",
+                    "Member busy",
+                    "member 'cust_1042' was merged or erased meanwhile: send the request again",
+                    MEMBERS,
+                    "external_id",
+                )
+            ],
+        }
+    },
+    "export_member": {"problems": {"404": [_member_not_found(f"{MEMBERS}/export")]}},
+    "merge_member": {
+        "problems": {
+            "404": [
+                _problem(
+                    404,
+                    "member-not-found",
+                    "Member not found",
+                    "no member with external id 'cust_2001'",
+                    f"{MEMBERS}/merge",
+                    "from",
+                )
+            ],
+            "409": [
+                _merged(f"{MEMBERS}/merge", "from", "cust_2001"),
+                _problem(
+                    409,
+                    "idempotency-key-reused",
+                    "Idempotency key reused",
+                    "this Idempotency-Key was used for a different merge",
+                    f"{MEMBERS}/merge",
+                    "Idempotency-Key",
+                ),
+            ],
+            "422": [_invalid(f"{MEMBERS}/merge", "from", "a member cannot be merged into itself")],
+        }
     },
     "get_event": {
         "responses": {"200": PLACED_RESULT},

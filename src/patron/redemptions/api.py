@@ -28,8 +28,8 @@ router = APIRouter(prefix="/members", tags=["members"])
         200: {"description": "A replay of an earlier Idempotency-Key.", "model": Redemption},
         409: {
             "description": "Not enough available points; the Idempotency-Key was used for a "
-            "different redemption; the member is suspended; or the shop has no published "
-            "program yet."
+            "different redemption; the member is suspended, merged or erased; or the shop has "
+            "no published program yet."
         },
     },
 )
