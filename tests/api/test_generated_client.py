@@ -142,3 +142,24 @@ def test_ids_with_slashes_round_trip_through_the_generated_client(
     )
     member = api("members", "get_member").sync(shopify, client=client)
     assert member.external_id == shopify and member.name == "Ada"
+
+
+def test_errors_come_back_as_problems_through_the_generated_client(
+    generated: Path, base_url: str, shop: Shop
+) -> None:
+    """The document gives every error status the Problem schema, so the client parses it."""
+    client = load("client").AuthenticatedClient(base_url=base_url, token=shop.key)
+    missing = api("members", "get_member").sync("cust_9999", client=client)
+    assert isinstance(missing, model("Problem"))
+    assert missing.status == 404 and missing.title == "Member not found"
+    assert [(e.field, e.message) for e in missing.errors] == [
+        ("external_id", "no member with external id 'cust_9999'")
+    ]
+    redemption = model("RedemptionCreate").from_dict({"points": 150})
+    refused = api("members", "post_redemption").sync(
+        "cust_9999", client=client, body=redemption, idempotency_key="checkout-7f3a"
+    )
+    assert isinstance(refused, model("Problem")) and refused.status == 404
+    anonymous = load("client").Client(base_url=base_url)
+    unauthorized = api("members", "get_member").sync("cust_9999", client=anonymous)
+    assert isinstance(unauthorized, model("Problem")) and unauthorized.status == 401
