@@ -5,7 +5,7 @@ from patron.auth.models import ApiKey, Tenant
 from patron.db.base import Base
 from patron.events.models import Event
 from patron.ledger.models import Balance, Entry, Lot, LotUse, Posting
-from patron.members.models import Member
+from patron.members.models import Member, MemberMerge
 from patron.orders.models import Order
 from patron.programs.models import ProgramVersion
 from patron.redemptions.models import Redemption
@@ -20,6 +20,7 @@ __all__ = [
     "Lot",
     "LotUse",
     "Member",
+    "MemberMerge",
     "Order",
     "Posting",
     "ProgramVersion",

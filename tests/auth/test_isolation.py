@@ -56,6 +56,7 @@ def _v1_endpoints() -> list[str]:
 ENDPOINTS = _v1_endpoints()
 
 ALICE = "alice"
+CAROL = "carol"  # A's second member, for merges
 ALICE_EMAIL = "alice@a.example"
 BOB = "bob"
 
@@ -90,6 +91,7 @@ def world(base_url: str, db: Database, clock: FrozenClock) -> Iterator[World]:
             headers={"Idempotency-Key": "a-key-1"},
         )
         assert r.status_code == 201, r.text
+        assert a_client.put(f"/v1/members/{CAROL}", json={}).status_code == 201
         assert b_client.put(f"/v1/members/{BOB}", json={}).status_code == 201
         yield World(a, b, a_client, b_client, event, redemption, "a-key-1")
 
@@ -241,6 +243,21 @@ CASES: dict[str, Case] = {
         MEMBERS_READ,
         lambda c, w: c.post(f"/v1/members/{ALICE}/tokens"),
         _token_for_own_shop,
+    ),
+    "DELETE /v1/members/{external_id}": Case(
+        MEMBERS_WRITE, lambda c, w: c.delete(f"/v1/members/{ALICE}"), _not_found
+    ),
+    "GET /v1/members/{external_id}/export": Case(
+        MEMBERS_READ, lambda c, w: c.get(f"/v1/members/{ALICE}/export"), _not_found
+    ),
+    "POST /v1/members/{external_id}/merge": Case(
+        MEMBERS_WRITE,
+        lambda c, w: c.post(
+            f"/v1/members/{ALICE}/merge",
+            json={"from": CAROL},
+            headers={"Idempotency-Key": "merge-1"},
+        ),
+        _not_found,
     ),
     "GET /v1/events/{event_id}": Case(
         EVENTS_READ, lambda c, w: c.get(f"/v1/events/{w.event['id']}"), _event_not_found

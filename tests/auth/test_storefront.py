@@ -231,7 +231,27 @@ CALLS: dict[str, Send] = {
         "/v1/events/batch", json={"events": [_event(m, w)]}
     ),
     "GET /v1/events/{event_id}": lambda c, m, w: c.get(f"/v1/events/{w.events[m]}"),
+    "GET /v1/members/{external_id}/export": lambda c, m, w: c.get(f"/v1/members/{m}/export"),
+    # Erasing and merging aim at a customer made for them, so that the member stays for the
+    # other rows (the PUT is refused to a storefront as the DELETE or POST is).
+    "DELETE /v1/members/{external_id}": lambda c, m, w: _after(
+        c.put(f"/v1/members/{m}-gone", json={}), c.delete, f"/v1/members/{m}-gone"
+    ),
+    "POST /v1/members/{external_id}/merge": lambda c, m, w: _after(
+        c.put(f"/v1/members/{m}-dup-{(n := next(_n))}", json={}),
+        c.post,
+        f"/v1/members/{m}/merge",
+        json={"from": f"{m}-dup-{n}"},
+        headers={"Idempotency-Key": f"merge-{n}"},
+    ),
 }
+
+
+def _after(
+    _: httpx.Response, then: Callable[..., httpx.Response], *a: Any, **k: Any
+) -> httpx.Response:
+    """The second of two requests (the first prepares it)."""
+    return then(*a, **k)
 
 
 def call_for(route: str) -> Send:

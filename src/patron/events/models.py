@@ -16,6 +16,8 @@ class Event(TenantScoped, Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("uq_events_tenant_id_external_id", "tenant_id", "external_id", unique=True),
+        # A customer's events, for erasure and export (docs/privacy.md).
+        Index("ix_events_tenant_id_customer_external_id", "tenant_id", "customer_external_id"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -26,7 +28,9 @@ class Event(TenantScoped, Base):
     received_at: Mapped[datetime]
     customer_external_id: Mapped[str | None] = mapped_column(String(255))
     member_id: Mapped[uuid.UUID | None]
-    # SHA-256 of the canonical JSON body: a replay with another body is a conflict.
+    # SHA-256 of the canonical JSON body: a replay with another body is a conflict. `erased`
+    # once the customer's data was erased (the hash of a body that held it is itself a
+    # fingerprint of it): any replay of the id is then answered as a duplicate.
     body_hash: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
     # applied | not_member | member_suspended | no_effect

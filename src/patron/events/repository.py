@@ -9,6 +9,11 @@ from patron.db import bulk
 from patron.db.bulk import Op
 from patron.events.models import Event
 
+# The body hash of an event whose customer's data was erased: the hash of a body that held
+# an email or a name is a fingerprint of them, so it goes too. Any replay of the event's id is
+# then answered as a duplicate (patron.ingest.pipeline), whatever its body.
+ERASED_BODY_HASH = "erased"
+
 _STORED = (
     Event.id,
     Event.external_id,
@@ -43,4 +48,21 @@ def insert_op(rows: list[dict[str, Any]]) -> Op:
         rows,
         conflict=("tenant_id", "external_id"),
         returning="external_id",
+    )
+
+
+def of_customers(session: Session, tenant_id: uuid.UUID, names: Iterable[str]) -> list[Event]:
+    """The stored events naming these customer ids, in the order they were received."""
+    ids = list(names)
+    if not ids:
+        return []
+    return list(
+        session.execute(
+            select(Event)
+            .where(
+                Event.tenant_id == tenant_id,
+                bulk.one_of(session, Event.customer_external_id, ids),
+            )
+            .order_by(Event.id)
+        ).scalars()
     )

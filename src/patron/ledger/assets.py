@@ -10,7 +10,11 @@ class Account(StrEnum):
     """Accounts are named, not stored. A wallet has `available` and `pending` (entries carry
     the wallet id); the program has the others (entries with no wallet id). Wallet accounts
     are positive when the program owes the holder; each posting's program entries mirror
-    them, so every posting sums to zero."""
+    them, so every posting sums to zero.
+
+    `transferred` is a clearing account: a transfer's two postings (out of one wallet, into
+    another) move what the first held and its lifetime through it, so it nets to zero over
+    every transfer."""
 
     AVAILABLE = "available"
     PENDING = "pending"
@@ -19,6 +23,7 @@ class Account(StrEnum):
     EXPIRED = "expired"
     ADJUSTED = "adjusted"
     WRITTEN_OFF = "written_off"
+    TRANSFERRED = "transferred"
 
 
 WALLET_ACCOUNTS = (Account.AVAILABLE, Account.PENDING)
@@ -28,6 +33,7 @@ PROGRAM_ACCOUNTS = (
     Account.EXPIRED,
     Account.ADJUSTED,
     Account.WRITTEN_OFF,
+    Account.TRANSFERRED,
 )
 
 
@@ -41,6 +47,9 @@ class Kind(StrEnum):
     ADJUST = "adjust"
     REDEEM = "redeem"
     EXPIRE = "expire"
+    # Everything one wallet holds moved to another of the same asset (a duplicate member
+    # merged into the surviving one): one posting out of the first, one into the second.
+    TRANSFER = "transfer"
 
 
 class LotStatus(StrEnum):

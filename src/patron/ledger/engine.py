@@ -461,3 +461,82 @@ def settle(book: Book, *, now: datetime, terms: Terms) -> list[PostingDraft]:
         ):
             postings.append(expire(book, lot, now=now, terms=terms))
     return postings
+
+
+def transfer(
+    source: Book, target: Book, *, now: datetime, reason: str, terms: Terms
+) -> list[PostingDraft]:
+    """Move everything `source` holds into `target` (same asset): two postings, one out of
+    each wallet's accounts and one into the other's, through the `transferred` clearing
+    account. Both books must be settled to `now` and have their lots loaded.
+
+    Each open lot moves whole, as a new lot of the target with the same state, order, earning,
+    vesting and expiry dates: pending points stay pending until they would have vested, and a
+    later claw-back of the order finds them. A debt moves too: the target pays it from its
+    available lots, and owes the rest (whatever the policy: the debt existed; moving it must
+    neither forgive nor write it off). The lifetime moves with the points, so a later
+    claw-back of one of the source's orders takes back from a lifetime that counts it.
+    Returns [] when the source holds nothing and never earned anything."""
+    if source.asset != target.asset:
+        raise ValueError(f"cannot transfer {source.asset} into a {target.asset} wallet")
+    if source.wallet_id == target.wallet_id:
+        raise ValueError("cannot transfer a wallet into itself")
+    available, pending, lifetime = source.available, source.pending, source.lifetime
+    lots = [lot for lot in source.open_lots() if lot.remaining > 0]
+    target.open_lots()  # a debt is paid from the target's lots: they must be loaded
+    if not (available or pending or lifetime or lots):
+        return []
+    meta = dict(program_version=terms.program_version)
+    out = _posting(source, Kind.TRANSFER, -(available + pending), reason, now, **meta)
+    into = _posting(target, Kind.TRANSFER, available + pending, reason, now, **meta)
+    out.detail = {"direction": "out", "counterpart": str(into.id), "to": str(target.wallet_id)}
+    into.detail = {"direction": "in", "counterpart": str(out.id), "from": str(source.wallet_id)}
+    clearing = available + pending - lifetime
+    for posting, sign in ((out, -1), (into, 1)):
+        lines = [
+            (Account.AVAILABLE, available, posting.wallet_id),
+            (Account.PENDING, pending, posting.wallet_id),
+            (Account.ISSUED, -lifetime, None),
+            (Account.TRANSFERRED, -clearing, None),
+        ]
+        posting.entries = [
+            EntryLine(account, sign * amount, wallet) for account, amount, wallet in lines if amount
+        ]
+        posting.detail.update(available=available, pending=pending, lifetime=lifetime)
+
+    debt_paid = 0
+    for lot in lots:
+        moved = lot.remaining
+        lot.remaining = 0
+        lot.changed = True
+        out.uses.append((lot.id, moved))
+        copy = _new_lot(
+            target,
+            into,
+            moved,
+            state=lot.state,
+            earned_at=lot.earned_at,
+            vests_at=lot.vests_at,
+            expires_at=lot.expires_at,
+        )
+        copy.order_id = lot.order_id
+        if lot.state == PENDING:
+            target.pending += moved
+            target.changed = True
+        else:
+            owed = max(-target.available, 0)
+            _credit_available(target, into, copy, moved)
+            debt_paid += min(moved, owed)
+    if debt_paid:
+        into.detail["debt_paid"] = debt_paid
+    if available < 0:  # a book in debt holds no available lots: only the debt moves
+        debt = -available
+        taken = _consume(target, into, min(debt, max(target.available, 0)))
+        target.available -= debt
+        target.changed = True
+        if debt > taken:
+            into.detail["into_debt"] = debt - taken
+    target.lifetime += lifetime
+    source.available = source.pending = source.lifetime = 0
+    source.changed = True
+    return [out, into]

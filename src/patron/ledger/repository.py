@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from patron.db import bulk
@@ -286,3 +286,81 @@ def _entries_of(
         ).scalars():
             entries[entry.posting_id].append(entry)
     return [entries[p.id] for p in postings]
+
+
+def balances_of(
+    session: Session, tenant_id: uuid.UUID, wallet_ids: Sequence[uuid.UUID]
+) -> list[Balance]:
+    if not wallet_ids:
+        return []
+    return list(
+        session.execute(
+            select(Balance)
+            .where(
+                Balance.tenant_id == tenant_id, bulk.one_of(session, Balance.wallet_id, wallet_ids)
+            )
+            .order_by(Balance.wallet_id)
+        ).scalars()
+    )
+
+
+def postings_of_wallets(
+    session: Session, tenant_id: uuid.UUID, wallet_ids: Sequence[uuid.UUID]
+) -> list[tuple[Posting, list[Entry]]]:
+    """Every posting of these wallets, oldest first, each with its entries."""
+    if not wallet_ids:
+        return []
+    postings = list(
+        session.execute(
+            select(Posting)
+            .where(
+                Posting.tenant_id == tenant_id, bulk.one_of(session, Posting.wallet_id, wallet_ids)
+            )
+            .order_by(Posting.id)
+        ).scalars()
+    )
+    return list(zip(postings, _entries_of(session, tenant_id, postings), strict=True))
+
+
+def lots_of_wallets(
+    session: Session, tenant_id: uuid.UUID, wallet_ids: Sequence[uuid.UUID]
+) -> list[Lot]:
+    """Every lot of these wallets, spent or not, oldest first."""
+    if not wallet_ids:
+        return []
+    return list(
+        session.execute(
+            select(Lot)
+            .where(Lot.tenant_id == tenant_id, bulk.one_of(session, Lot.wallet_id, wallet_ids))
+            .order_by(Lot.id)
+        ).scalars()
+    )
+
+
+def redact_reasons(
+    session: Session,
+    tenant_id: uuid.UUID,
+    wallet_ids: Sequence[uuid.UUID],
+    redact: Callable[[str], str],
+) -> int:
+    """Rewrite the reasons of these wallets' postings through `redact`; amounts, entries and
+    every other column stay as they are. Returns how many reasons changed."""
+    if not wallet_ids:
+        return 0
+    rows = session.execute(
+        select(Posting.id, Posting.reason).where(
+            Posting.tenant_id == tenant_id, bulk.one_of(session, Posting.wallet_id, wallet_ids)
+        )
+    ).all()
+    changed = {}
+    for row in rows:
+        reason = redact(row.reason)
+        if reason != row.reason:
+            changed[row.id] = reason
+    for posting_id, reason in changed.items():
+        session.execute(
+            update(Posting)
+            .where(Posting.tenant_id == tenant_id, Posting.id == posting_id)
+            .values(reason=reason)
+        )
+    return len(changed)

@@ -105,6 +105,35 @@ class LedgerService:
         )
         return posting, book
 
+    def transfer(
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        source: uuid.UUID,
+        target: uuid.UUID,
+        reason: str,
+        terms: Terms,
+        now: datetime,
+    ) -> tuple[list[PostingDraft], Book, Book]:
+        """Move everything wallet `source` holds into wallet `target` (engine.transfer): lock
+        both wallets (in wallet-id order, as every caller does), settle both to `now`, post
+        and write. The caller holds the wallets' owners locked already. Returns the postings
+        (none if the source held nothing and earned nothing) and both books after them."""
+        books = repository.lock_books(session, tenant_id, [source, target])
+        missing = {source, target} - set(books)
+        if missing:
+            raise WalletNotFound(f"wallets {sorted(map(str, missing))} were never opened")
+        out_of, into = books[source], books[target]
+        changes = self.open_books(
+            session, tenant_id=tenant_id, books=[out_of, into], now=now, terms=terms
+        )
+        postings = engine.transfer(out_of, into, now=now, reason=reason, terms=terms)
+        for posting in postings:
+            changes.add(out_of if posting.wallet_id == source else into, posting)
+        repository.write_changes(session, tenant_id, changes)
+        return postings, out_of, into
+
     def history(
         self,
         session: Session,
@@ -121,6 +150,58 @@ class LedgerService:
         )
         return [stored_posting_view(p, entries) for p, entries in rows]
 
+    def export(
+        self, session: Session, *, tenant_id: uuid.UUID, wallet_ids: Sequence[uuid.UUID]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Everything the ledger holds for these wallets: their balances, every posting
+        (oldest first, with its entries, as the history shows it) and every lot."""
+        return {
+            "wallets": [
+                {
+                    "wallet_id": str(b.wallet_id),
+                    "asset": b.asset,
+                    "available": max(b.available, 0),
+                    "pending": b.pending,
+                    "lifetime": b.lifetime,
+                    "debt": max(-b.available, 0),
+                }
+                for b in repository.balances_of(session, tenant_id, wallet_ids)
+            ],
+            "postings": [
+                {"wallet_id": str(p.wallet_id), **stored_posting_view(p, entries)}
+                for p, entries in repository.postings_of_wallets(session, tenant_id, wallet_ids)
+            ],
+            "lots": [
+                {
+                    "id": str(lot.id),
+                    "wallet_id": str(lot.wallet_id),
+                    "asset": lot.asset,
+                    "posting_id": str(lot.posting_id),
+                    "order_id": lot.order_id,
+                    "state": lot.state,
+                    "amount": lot.amount,
+                    "remaining": lot.remaining,
+                    "earned_at": _iso(lot.earned_at),
+                    "vests_at": _iso(lot.vests_at),
+                    "expires_at": _iso(lot.expires_at),
+                }
+                for lot in repository.lots_of_wallets(session, tenant_id, wallet_ids)
+            ],
+        }
+
+    def redact(
+        self,
+        session: Session,
+        *,
+        tenant_id: uuid.UUID,
+        wallet_ids: Sequence[uuid.UUID],
+        redact: Callable[[str], str],
+    ) -> int:
+        """Rewrite the reasons of these wallets' postings (free text a support agent or a shop
+        wrote may name the holder) through `redact`. The one change a posting ever gets after
+        it is written: amounts, entries and lots never change. Returns how many changed."""
+        return repository.redact_reasons(session, tenant_id, wallet_ids, redact)
+
     def postings_of_events(
         self, session: Session, *, tenant_id: uuid.UUID, event_row_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, list[dict[str, Any]]]:
@@ -130,6 +211,10 @@ class LedgerService:
             assert p.event_id is not None
             out.setdefault(p.event_id, []).append(stored_posting_view(p, entries))
         return out
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 ledger = LedgerService()

@@ -124,6 +124,16 @@ CHECKS: dict[str, str] = {
         WHERE {l}
           AND l.amount - COALESCE(u.used, 0) <> l.remaining
     """,
+    # The clearing account of transfers: each transfer moves through it and back out, so in
+    # each tenant and asset it sums to zero (a missing half of a transfer shows here).
+    "transfers_net_to_zero": """
+        SELECT e.tenant_id, 'asset ' || e.asset,
+               'transferred entries sum to ' || CAST(SUM(e.amount) AS TEXT)
+        FROM entries e
+        WHERE {e} AND e.account = 'transferred'
+        GROUP BY e.tenant_id, e.asset
+        HAVING SUM(e.amount) <> 0
+    """,
     # The hot tables declare no foreign keys (see patron.ledger.models): their references
     # are checked here instead.
     "references_exist": """
@@ -190,13 +200,14 @@ def verify(
             tenant = str(uuid.UUID(str(row[0])))
             violations.append(Violation(name, tenant, str(row[1]), str(row[2])))
     violations += _negative_without_debt(session, tenant_id)
+    violations += _transfers_paired(session, tenant_id)
     return violations
 
 
 def _negative_without_debt(session: Session, tenant_id: uuid.UUID | None) -> list[Violation]:
     """Pending is never below zero; available only in a wallet where a posting recorded
-    taking it into debt (`into_debt` in its detail: a claw-back, or a removal under the debt
-    policy)."""
+    taking it into debt (`into_debt` in its detail: a claw-back, a removal under the debt
+    policy, or a debt transferred in)."""
     stmt = select(
         Balance.tenant_id, Balance.wallet_id, Balance.asset, Balance.available, Balance.pending
     ).where(or_(Balance.available < 0, Balance.pending < 0))
@@ -221,7 +232,7 @@ def _negative_without_debt(session: Session, tenant_id: uuid.UUID | None) -> lis
             select(Posting.detail).where(
                 Posting.tenant_id == row.tenant_id,
                 Posting.wallet_id == row.wallet_id,
-                Posting.kind.in_((Kind.CLAW_BACK, Kind.ADJUST)),
+                Posting.kind.in_((Kind.CLAW_BACK, Kind.ADJUST, Kind.TRANSFER)),
             )
         ).scalars()
         if not any((d or {}).get("into_debt", 0) > 0 for d in details):
@@ -234,4 +245,37 @@ def _negative_without_debt(session: Session, tenant_id: uuid.UUID | None) -> lis
                     "it into debt",
                 )
             )
+    return out
+
+
+def _transfers_paired(session: Session, tenant_id: uuid.UUID | None) -> list[Violation]:
+    """Every transfer posting has its counterpart: the other half of the same transfer, in the
+    same asset, on another wallet, naming it back, moving the opposite amount. (Transfers are
+    rare, one pair per merge, so they are read whole.)"""
+    stmt = select(
+        Posting.tenant_id,
+        Posting.id,
+        Posting.wallet_id,
+        Posting.asset,
+        Posting.amount,
+        Posting.detail,
+    ).where(Posting.kind == Kind.TRANSFER)
+    if tenant_id is not None:
+        stmt = stmt.where(Posting.tenant_id == tenant_id)
+    rows = {(row.tenant_id, str(row.id)): row for row in session.execute(stmt)}
+    out = []
+    for (tenant, posting_id), row in rows.items():
+        detail = row.detail or {}
+        other = rows.get((tenant, str(detail.get("counterpart"))))
+        wrong = None
+        if other is None:
+            wrong = "its counterpart posting is missing"
+        elif (other.detail or {}).get("counterpart") != posting_id:
+            wrong = f"its counterpart {other.id} names another posting"
+        elif other.asset != row.asset or other.wallet_id == row.wallet_id:
+            wrong = f"its counterpart {other.id} is not another wallet in {row.asset}"
+        elif other.amount != -row.amount:
+            wrong = f"moves {row.amount} but its counterpart {other.id} moves {other.amount}"
+        if wrong:
+            out.append(Violation("transfer_paired", str(tenant), f"posting {posting_id}", wrong))
     return out

@@ -139,4 +139,5 @@ def member_enrolled(batch: Batch, item: Item) -> Outcome:
             member=external_id,
             enrolled=True,
         )
-    return Outcome(Status.NO_EFFECT, f"{external_id} is a member already", member=external_id)
+    member = state.external_id if state is not None else external_id  # a merge's survivor
+    return Outcome(Status.NO_EFFECT, f"{external_id} is a member already", member=member)

@@ -1,20 +1,21 @@
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, String, and_, any_, bindparam, or_, select
+from sqlalchemy import ColumnElement, String, and_, any_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from patron.db import bulk
 from patron.db.bulk import Op
+from patron.db.session import Retry
 from patron.db.statements import AnySelect, Hot
 from patron.ledger.assets import POINTS
 from patron.ledger.engine import Book
 from patron.ledger.models import Balance
 from patron.ledger.repository import open_wallets_op
-from patron.members.models import Member
+from patron.members.models import Member, MemberMerge
 from patron.members.state import MemberState
 
 # A member's points wallet: the balances row with the member's id.
@@ -76,6 +77,7 @@ _STATE_COLUMNS = (
     Member.total_spent,
     Member.first_order_at,
     Member.last_order_at,
+    Member.merged_into,
     Balance.wallet_id,
     Balance.asset,
     Balance.available,
@@ -88,25 +90,104 @@ def lock_states(
     session: Session, tenant_id: uuid.UUID, external_ids: Iterable[str]
 ) -> dict[str, MemberState]:
     """Lock members' rows and their points wallets (external-id order, the same for every
-    caller, so that two batches cannot deadlock) and return their balances and statistics."""
-    wanted = sorted(set(external_ids))
-    if not wanted:
+    caller, so that two batches cannot deadlock) and return their balances and statistics.
+
+    A merged duplicate's customer id maps to the state of the member it was merged into (the
+    same object as that member's own entry), so that its events reach the survivor. Survivors
+    this process has followed an id to before are locked with the rest, in order (`_SURVIVORS`);
+    others are followed after (`_follow`)."""
+    named = set(external_ids)
+    if not named:
         return {}
-    states = {}
+    if _SURVIVORS:
+        named |= {s for n in list(named) if (s := _SURVIVORS.get((tenant_id, n))) is not None}
+    wanted = sorted(named)
+    states: dict[str, MemberState] = {}
+    aliases: dict[str, uuid.UUID] = {}
     for row in _LOCK_STATES.rows(session, {"tenant": tenant_id, "ids": wanted}):
-        (id_, external_id, status, orders_count, total_spent, first_at, last_at) = row[:7]
-        wallet_id, asset, available, pending, lifetime = row[7:]
-        states[external_id] = MemberState(
-            id=id_,
-            external_id=external_id,
-            status=status,
-            book=Book(wallet_id, asset, available, pending, lifetime),
-            orders_count=orders_count,
-            total_spent=total_spent,
-            first_order_at=first_at,
-            last_order_at=last_at,
-        )
+        merged_into = row[7]
+        if merged_into is not None:
+            aliases[row[1]] = merged_into
+            continue
+        state = _state(row)
+        states[state.external_id] = state
+    if aliases:
+        _follow(session, tenant_id, states, aliases, held=wanted)
+        if len(_SURVIVORS) > _SURVIVORS_MAX:
+            _SURVIVORS.clear()
+        for alias in aliases:
+            _SURVIVORS[(tenant_id, alias)] = states[alias].external_id
     return states
+
+
+# (tenant, merged duplicate's id) -> the id of the member it was merged into, as last seen by
+# this process. Only a hint of what to lock with the rest: a stale entry (the survivor merged
+# or erased since) costs one needless lock, and `_follow` still finds the truth.
+_SURVIVORS: dict[tuple[uuid.UUID, str], str] = {}
+_SURVIVORS_MAX = 100_000
+
+
+def _state(row: Sequence[Any]) -> MemberState:
+    (id_, external_id, status, orders_count, total_spent, first_at, last_at) = row[:7]
+    wallet_id, asset, available, pending, lifetime = row[8:]
+    return MemberState(
+        id=id_,
+        external_id=external_id,
+        status=status,
+        book=Book(wallet_id, asset, available, pending, lifetime),
+        orders_count=orders_count,
+        total_spent=total_spent,
+        first_order_at=first_at,
+        last_order_at=last_at,
+    )
+
+
+def _follow(
+    session: Session,
+    tenant_id: uuid.UUID,
+    states: dict[str, MemberState],
+    aliases: dict[str, uuid.UUID],
+    *,
+    held: list[str],
+) -> None:
+    """Map merged duplicates' ids to the members they were merged into, locking those.
+
+    Off the hot path: only events naming a merged duplicate come here. The survivors are
+    locked after the rows the batch holds, which breaks the external-id order when a survivor
+    sorts before one of them. So they are taken without waiting first (SKIP LOCKED); one held
+    elsewhere is waited for only if it sorts after everything this batch holds (the order is
+    then kept); otherwise the unit of work starts again (`Retry`), holding nothing."""
+    by_id = {s.id: s for s in states.values()}
+    missing = sorted({t for t in aliases.values() if t not in by_id})
+    if missing:
+        for row in session.execute(_lock_by_id(tenant_id, missing, skip_locked=True)):
+            by_id[row[0]] = states[row[1]] = _state(row)
+        still = [t for t in missing if t not in by_id]
+        if still:  # PostgreSQL only: SQLite has no row locks to skip
+            before = session.execute(
+                select(Member.id).where(
+                    Member.tenant_id == tenant_id,
+                    bulk.one_of(session, Member.id, still),
+                    # In the database's own collation, which ordered the locks.
+                    Member.external_id <= any_(bindparam("held", held, type_=ARRAY(String))),
+                )
+            ).first()
+            if before is not None:
+                raise Retry()
+            for row in session.execute(_lock_by_id(tenant_id, still, skip_locked=False)):
+                by_id[row[0]] = states[row[1]] = _state(row)
+    for alias, target in aliases.items():
+        states[alias] = by_id[target]
+
+
+def _lock_by_id(tenant_id: uuid.UUID, ids: list[uuid.UUID], *, skip_locked: bool) -> AnySelect:
+    return (
+        select(*_STATE_COLUMNS)
+        .join(Balance, _WALLET)
+        .where(Member.tenant_id == tenant_id, Member.id.in_(ids))
+        .order_by(Member.external_id)
+        .with_for_update(skip_locked=skip_locked)
+    )
 
 
 def _lock_states_statement(dialect: str) -> AnySelect:
@@ -187,3 +268,94 @@ WITH m AS (
 )
 SELECT array_agg(external_id) FROM m
 """
+
+
+# -- erasure, export, merges ----------------------------------------------------------------
+
+
+def lock_members(session: Session, tenant_id: uuid.UUID, ids: Iterable[uuid.UUID]) -> list[Member]:
+    """Lock members' rows in external-id order, the order ingestion locks them in."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    stmt = (
+        select(Member)
+        .where(Member.tenant_id == tenant_id, bulk.one_of(session, Member.id, wanted))
+        .order_by(Member.external_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def merged_into(session: Session, tenant_id: uuid.UUID, member_id: uuid.UUID) -> list[Member]:
+    """The duplicates merged into a member, oldest first."""
+    return list(
+        session.execute(
+            select(Member)
+            .where(Member.tenant_id == tenant_id, Member.merged_into == member_id)
+            .order_by(Member.id)
+        ).scalars()
+    )
+
+
+def external_id_of(session: Session, tenant_id: uuid.UUID, member_id: uuid.UUID) -> str:
+    return session.execute(
+        select(Member.external_id).where(Member.tenant_id == tenant_id, Member.id == member_id)
+    ).scalar_one()
+
+
+def merge_by_key(session: Session, tenant_id: uuid.UUID, key: str) -> MemberMerge | None:
+    return session.execute(
+        select(MemberMerge).where(
+            MemberMerge.tenant_id == tenant_id, MemberMerge.idempotency_key == key
+        )
+    ).scalar_one_or_none()
+
+
+def merges_into(
+    session: Session, tenant_id: uuid.UUID, member_ids: Iterable[uuid.UUID]
+) -> list[MemberMerge]:
+    """The merges into these members, oldest first."""
+    ids = list(member_ids)
+    if not ids:
+        return []
+    return list(
+        session.execute(
+            select(MemberMerge)
+            .where(
+                MemberMerge.tenant_id == tenant_id,
+                bulk.one_of(session, MemberMerge.target_id, ids),
+            )
+            .order_by(MemberMerge.id)
+        ).scalars()
+    )
+
+
+def merges_of(
+    session: Session, tenant_id: uuid.UUID, member_ids: Iterable[uuid.UUID]
+) -> list[MemberMerge]:
+    """The merges these members took part in, either way."""
+    ids = list(member_ids)
+    if not ids:
+        return []
+    return list(
+        session.execute(
+            select(MemberMerge).where(
+                MemberMerge.tenant_id == tenant_id,
+                or_(
+                    bulk.one_of(session, MemberMerge.target_id, ids),
+                    bulk.one_of(session, MemberMerge.source_id, ids),
+                ),
+            )
+        ).scalars()
+    )
+
+
+def repoint_merged(session: Session, tenant_id: uuid.UUID, old: uuid.UUID, new: uuid.UUID) -> None:
+    """Members merged into `old` are merged into `new` now: aliases stay one step long."""
+    session.execute(
+        update(Member)
+        .where(Member.tenant_id == tenant_id, Member.merged_into == old)
+        .values(merged_into=new)
+    )

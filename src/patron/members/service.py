@@ -5,13 +5,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from patron.kit.ids import uuid7
 from patron.kit.money import format_amount
 from patron.ledger.models import Balance
 from patron.members import repository, schemas
-from patron.members.errors import MemberNotFound
+from patron.members.errors import MemberErased, MemberMerged, MemberNotFound
 from patron.members.models import Member
 from patron.members.schemas import MemberStatus
 
@@ -24,10 +24,23 @@ class MemberService:
     def get_by_external_id(
         self, session: Session, *, tenant_id: uuid.UUID, external_id: str, lock: bool = False
     ) -> Member:
+        """`lock` is for changing the member: a merged or erased member changes no more, and
+        is refused (409) then."""
         member = repository.get_by_external_id(session, tenant_id, external_id, lock=lock)
         if member is None:
             raise MemberNotFound(external_id)
+        if lock:
+            self.check_changeable(session, member)
         return member
+
+    def check_changeable(
+        self, session: Session, member: Member, *, field: str = "external_id"
+    ) -> None:
+        if member.status == MemberStatus.MERGED and member.merged_into is not None:
+            into = repository.external_id_of(session, member.tenant_id, member.merged_into)
+            raise MemberMerged(member.external_id, into, field=field)
+        if member.status == MemberStatus.ERASED:
+            raise MemberErased(member.external_id, field=field)
 
     def upsert(
         self,
@@ -55,6 +68,7 @@ class MemberService:
             if external_id in inserted:
                 return member, True
             # A concurrent request created it first: this one is an update.
+        self.check_changeable(session, member)
         return self._update(member, fields, now), False
 
     def _update(self, member: Member, fields: dict[str, Any], now: datetime) -> Member:
@@ -116,7 +130,15 @@ class MemberService:
         return repository.balance_of(session, member)
 
     def describe(self, member: Member, balance: Balance, *, currency: str | None) -> schemas.Member:
+        merged_into = None
+        if member.merged_into is not None:
+            # Read here, from the row's own session, so that every route describing a member
+            # names the survivor of a merge without asking for it (merged members are few).
+            session = object_session(member)
+            assert session is not None
+            merged_into = repository.external_id_of(session, member.tenant_id, member.merged_into)
         return schemas.Member(
+            merged_into=merged_into,
             external_id=member.external_id,
             email=member.email,
             name=member.name,

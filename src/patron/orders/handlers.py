@@ -169,6 +169,7 @@ def order_placed(batch: Batch, item: Item) -> Outcome:
     if member is None:
         return Outcome(Status.NOT_MEMBER, f"{external_id} is not a member: order stored, no points")
     enrolled = member.joined_by == item.index
+    external_id = member.external_id  # a merged duplicate's id reaches the survivor
     member.count_order(total, event.occurred_at)
     if member.status != MemberStatus.ACTIVE:
         return Outcome(
@@ -262,11 +263,14 @@ def _reversed(
 
 def _reversible(batch: Batch, item: Item, order_id: str) -> OrderState:
     """The order a refund or cancellation names, if the event may reverse it: it names the
-    order's own customer, and it happened after the order was placed."""
+    order's own customer (or a customer id of the same member, since a merge), and it
+    happened after the order was placed."""
     assert isinstance(item.event, OrderRefunded | OrderCancelled)
     order = batch.part(ORDERS).get(batch, order_id)
     event, path = item.event, item.path
-    if event.customer.external_id != order.customer_external_id:
+    named = batch.part(MEMBERS).states.get(event.customer.external_id)
+    same_member = named is not None and named.id == order.member_id
+    if event.customer.external_id != order.customer_external_id and not same_member:
         raise InvalidInput(
             f"order {order.order_id!r} belongs to another customer",
             field=f"{path}customer.external_id",

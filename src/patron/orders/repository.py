@@ -1,7 +1,8 @@
 import uuid
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from patron.db import bulk
@@ -87,3 +88,61 @@ def other_currency(session: Session, tenant_id: uuid.UUID, currency: str) -> str
         .limit(1)
     )
     return session.execute(stmt).scalar_one_or_none()
+
+
+# -- erasure, export, merges (patron.orders.privacy) ------------------------------------------
+
+
+def _of(session: Session, member_ids: Sequence[uuid.UUID], order_ids: Sequence[str]) -> Any:
+    """Orders of these members, or with these order ids."""
+    found = []
+    if member_ids:
+        found.append(bulk.one_of(session, Order.member_id, member_ids))
+    if order_ids:
+        found.append(bulk.one_of(session, Order.order_id, order_ids))
+    return or_(*found) if found else false()
+
+
+def of_members(
+    session: Session,
+    tenant_id: uuid.UUID,
+    member_ids: Sequence[uuid.UUID],
+    order_ids: Sequence[str] = (),
+    *,
+    lock: bool = False,
+) -> list[Order]:
+    """The orders of these members, and those with these ids, in order-id order (locked in
+    that order with `lock`, as ingestion locks orders)."""
+    stmt = (
+        select(Order)
+        .where(Order.tenant_id == tenant_id, _of(session, member_ids, order_ids))
+        .order_by(Order.order_id)
+    )
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return list(session.execute(stmt).scalars())
+
+
+def held_elsewhere(session: Session, tenant_id: uuid.UUID, member_id: uuid.UUID) -> int:
+    """How many of the member's orders another transaction holds locked (PostgreSQL; 0 on
+    SQLite, where one writer runs at a time)."""
+    every = session.execute(
+        select(func.count()).where(Order.tenant_id == tenant_id, Order.member_id == member_id)
+    ).scalar_one()
+    free = session.execute(
+        select(Order.id)
+        .where(Order.tenant_id == tenant_id, Order.member_id == member_id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    return int(every) - len(free)
+
+
+def repoint(session: Session, tenant_id: uuid.UUID, source: uuid.UUID, target: uuid.UUID) -> int:
+    """Give one member's orders to another; returns how many."""
+    result = session.execute(
+        update(Order)
+        .where(Order.tenant_id == tenant_id, Order.member_id == source)
+        .values(member_id=target)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
