@@ -12,17 +12,13 @@ gets its own frozen clock, which the server reads.
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -33,6 +29,7 @@ from patron.db.migrate import upgrade
 from patron.db.session import Database
 from patron.kit.clock import FrozenClock
 from tests.factories import Shop, create_shop
+from tests.servers import serving
 
 PG_URL = os.environ.get("PATRON_TEST_DATABASE_URL")
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -101,30 +98,13 @@ def server_clock() -> SwitchableClock:
     return SwitchableClock()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def base_url(db: Database, server_clock: SwitchableClock) -> Iterator[str]:
     app = create_app(
         Settings(database_url=db.url, jobs_interval=0), clock=server_clock, database=db
     )
-    port = _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture

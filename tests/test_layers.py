@@ -25,6 +25,8 @@ SRC = Path(patron.__file__).parent
 # Lowest first. "" is the root package `patron` itself (only its version).
 LAYERS: list[frozenset[str]] = [
     frozenset({"", "kit", "errors", "config", "db"}),
+    # Logs, metrics and health checks: any domain may report to them.
+    frozenset({"ops"}),
     frozenset({"ledger"}),
     frozenset({"auth", "programs"}),
     frozenset({"events"}),

@@ -25,8 +25,12 @@ from patron.kit.cors import Cors
 from patron.kit.limits import BodyLimits
 from patron.kit.opaque import KeepEncodedSlashes
 from patron.kit.responses import ProblemResponse, problem_body
-from patron.ledger.tasks import run_periodically
+from patron.ledger.tasks import JobReport, run_periodically
 from patron.openapi import install_openapi
+from patron.ops.api import pool_reader
+from patron.ops.api import router as ops_router
+from patron.ops.metrics import Metrics
+from patron.ops.observe import Observe, configure_access_log
 from patron.programs.service import programs
 
 log = logging.getLogger("patron")
@@ -162,7 +166,7 @@ def create_app(
         if interval > 0:
             scheduler = threading.Thread(
                 target=run_periodically,
-                args=(db, app.state.clock, interval, stop, programs.terms_for),
+                args=(db, app.state.clock, interval, stop, programs.terms_for, observe_jobs),
                 name="patron-jobs",
                 daemon=True,
             )
@@ -186,6 +190,12 @@ def create_app(
     )
     app.state.db = db
     app.state.clock = clock or SystemClock()
+    metrics = app.state.metrics = Metrics(pool_reader(db))
+
+    def observe_jobs(report: JobReport | None, seconds: float) -> None:
+        lots = {"vested": report.vested_lots, "expired": report.expired_lots} if report else {}
+        metrics.job_run("settle", ok=report is not None, seconds=seconds, lots=lots)
+
     install_error_handlers(app)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
     app.add_middleware(KeepEncodedSlashes)
@@ -196,22 +206,17 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", KEY_HEADER, "Idempotency-Key"],
         )
+    if settings.access_log:
+        configure_access_log()
+    # Outermost: it times and logs every request, refusals by the middleware above included.
+    app.add_middleware(Observe, metrics=metrics, log=settings.access_log)
     app.state.settings = settings
     app.include_router(router)
+    app.include_router(ops_router)
 
     @app.get("/", include_in_schema=False)
     def _root() -> RedirectResponse:
         return RedirectResponse("/docs")
-
-    @app.get(
-        "/healthz",
-        tags=["meta"],
-        summary="Is the process up",
-        description="Answers 200 while the process serves requests, without touching the "
-        "database: for a load balancer's liveness check. Needs no key.",
-    )
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
 
     install_openapi(app)
     return app

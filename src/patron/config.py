@@ -18,6 +18,12 @@ class Settings(BaseSettings):
     # order lines each is about 1 MB.
     max_body_bytes: int = 4 * 1024 * 1024
 
+    # One JSON line per request on standard output (docs/operations.md).
+    access_log: bool = True
+    # If set, /metrics needs `Authorization: Bearer <this>`; else it is open (keep it on an
+    # internal network).
+    metrics_token: str = ""
+
     # Origins whose pages may call the API from a browser (the shop's storefront), comma-
     # separated: "https://shop.example,https://www.shop.example". Empty: no CORS at all.
     cors_origins: str = ""

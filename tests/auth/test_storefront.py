@@ -11,10 +11,7 @@ routes a storefront may reach, and how); every refusal must leave both shops' da
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +20,6 @@ from urllib.parse import quote
 import httpx
 import jwt
 import pytest
-import uvicorn
 from fastapi.routing import iter_route_contexts
 from typer.testing import CliRunner, Result
 
@@ -37,6 +33,7 @@ from patron.config import Settings
 from patron.db.session import Database
 from patron.kit.clock import FrozenClock
 from tests.factories import Shop, add_key, create_shop, order_placed, violations
+from tests.servers import serving
 
 ALICE = "alice"
 BOB = "bob"
@@ -701,26 +698,6 @@ class TestTokenEndpoint:
 SHOP_ORIGIN = "https://shop.example"
 
 
-@contextmanager
-def serving(settings: Settings, db: Database, clock: Any) -> Iterator[str]:
-    app = create_app(settings, clock=clock, database=db)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.02)
-    [listener] = [s for srv in server.servers for s in srv.sockets]
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def configured_url(db: Database, server_clock: Any) -> Iterator[str]:
     settings = Settings(
@@ -730,7 +707,7 @@ def configured_url(db: Database, server_clock: Any) -> Iterator[str]:
         cors_origins=f" {SHOP_ORIGIN}/ , https://www.shop.example",
         member_token_max_age=600,
     )
-    with serving(settings, db, server_clock) as url:
+    with serving(create_app(settings, clock=server_clock, database=db)) as url:
         yield url
 
 

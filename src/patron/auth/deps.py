@@ -74,6 +74,7 @@ def authenticate(request: Request, session: Session, scope: str | None = None) -
     except Unauthorized:
         _refuse_storefront(request, secret.strip())
         raise
+    request.state.tenant_id = principal.tenant_id  # for the access log
     if scope is not None and scope not in principal.scopes:
         raise Forbidden(f"this API key lacks the `{scope}` scope")
     return principal
@@ -112,13 +113,15 @@ def _storefront_principal(request: Request, session: SessionDep) -> Principal:
         )
     settings = app_settings(request)
     clock: Clock = request.app.state.clock
-    return auth.authenticate_storefront(
+    principal = auth.authenticate_storefront(
         session,
         publishable=publishable.strip(),
         token=bearer,
         now=clock.now(),
         max_age=timedelta(seconds=settings.member_token_max_age),
     )
+    request.state.tenant_id = principal.tenant_id  # for the access log
+    return principal
 
 
 def _lacks(principal: Principal, scope: str) -> Forbidden:

@@ -142,6 +142,7 @@ async def post_event(request: Request, clock: ClockDep) -> Any:
     [result] = await run_in_threadpool(
         _ingest, get_database(request), request, raw, clock.now(), False
     )
+    request.app.state.metrics.ingested((result,))
     # Returned as is: it was built to the schema, validating it again would cost the hot path.
     return JSONBytes(result, status_code=200 if result["duplicate"] else 201)
 
@@ -168,4 +169,5 @@ async def post_batch(request: Request, clock: ClockDep) -> Any:
     results = await run_in_threadpool(
         _ingest, get_database(request), request, raw, clock.now(), True
     )
+    request.app.state.metrics.ingested(results)
     return JSONBytes({"results": results})

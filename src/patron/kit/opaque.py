@@ -79,6 +79,6 @@ class KeepEncodedSlashes:
         if scope["type"] == "http":
             raw = scope.get("raw_path")
             if raw and b"%" in raw:
-                scope = dict(scope)
+                # In place: middleware outside this one reads what routing adds to the scope.
                 scope["path"] = "/".join(_segment(s) for s in raw.split(b"/"))
         await self.app(scope, receive, send)

@@ -11,6 +11,7 @@ program version to record, the debt policy), through `terms_for`.
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,17 +112,30 @@ class LedgerTasks:
                 return total
 
 
+# Told of every run of the jobs: the report (None if the run failed) and its seconds.
+Observer = Callable[[JobReport | None, float], None]
+
+
 def run_periodically(
-    db: Database, clock: Clock, interval: float, stop: threading.Event, terms_for: TermsFor
+    db: Database,
+    clock: Clock,
+    interval: float,
+    stop: threading.Event,
+    terms_for: TermsFor,
+    observe: Observer | None = None,
 ) -> None:
     """The scheduler thread of `patron serve`."""
     while not stop.wait(interval):
+        started = time.perf_counter()
+        report: JobReport | None = None
         try:
             report = tasks.run_due(db, now=clock.now(), terms_for=terms_for)
             if report.vested_lots or report.expired_lots:
                 log.info("jobs: %s", report)
         except Exception:  # a failed round must not kill the scheduler; the next one retries
             log.exception("scheduled jobs failed")
+        if observe is not None:
+            observe(report, time.perf_counter() - started)
 
 
 tasks = LedgerTasks()

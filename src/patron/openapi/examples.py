@@ -312,6 +312,31 @@ def _event_problems(instance: str, prefix: str) -> dict[str, list[dict[str, Any]
 # a body per success status; `problems`, problem examples by status.
 OPERATIONS: dict[str, dict[str, Any]] = {
     "healthz": {"responses": {"200": {"status": "ok", "version": "0.1.0"}}},
+    "readyz": {
+        "responses": {
+            "200": {
+                "status": "ready",
+                "version": "0.1.0",
+                "database": "postgresql",
+                "revision": "0005",
+            }
+        },
+        "problems": {
+            "503": [
+                _problem(
+                    503,
+                    "not-ready",
+                    "Not ready",
+                    "the database schema is at revision 0004; this version of Patron needs "
+                    "0005: run `patron migrate`",
+                    "/readyz",
+                    "database",
+                    revision="0004",
+                    head="0005",
+                )
+            ]
+        },
+    },
     "get_program": {
         "responses": {"200": PROGRAM},
         "problems": {"409": [_no_program("/v1/program")]},
