@@ -7,6 +7,7 @@ from patron.auth.deps import ClockDep, require
 from patron.auth.scopes import MEMBERS_READ, MEMBERS_WRITE
 from patron.auth.service import Principal
 from patron.db.session import SessionDep
+from patron.kit.json_types import NoControl
 from patron.kit.opaque import path_id
 from patron.kit.pagination import Page, decode_cursor, encode_cursor
 from patron.ledger.engine import Terms
@@ -101,10 +102,12 @@ def list_members(
     session: SessionDep,
     principal: Annotated[Principal, Depends(require(MEMBERS_READ))],
     email: Annotated[
-        str | None, Query(max_length=320, description="Exact email, any case.")
+        str | None, Query(max_length=320, description="Exact email, any case."), NoControl
     ] = None,
     q: Annotated[
-        str | None, Query(max_length=255, description="Prefix of the external id or the email.")
+        str | None,
+        Query(max_length=255, description="Prefix of the external id or the email."),
+        NoControl,
     ] = None,
     cursor: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 50,

@@ -1,10 +1,11 @@
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from patron.events.schemas import EventBase, Strict
+from patron.kit.json_types import DateString, JsonBool, Text
 from patron.kit.opaque import Id
 from patron.ledger.schemas import PostingOut
 
@@ -23,6 +24,9 @@ class MemberStatus(StrEnum):
 
 Status = Literal["active", "suspended"]
 
+# A date string, never a number of seconds (patron.kit.json_types).
+Birthday = Annotated[date | None, DateString]
+
 
 class MemberUpsert(BaseModel):
     """Fields to set. On update, fields left out keep their value; null clears them."""
@@ -32,10 +36,10 @@ class MemberUpsert(BaseModel):
     email: EmailStr | None = Field(
         None, description="The member's email address.", examples=["ada@example.com"]
     )
-    name: str | None = Field(
+    name: Text | None = Field(
         None, max_length=200, description="The member's name.", examples=["Ada Lovelace"]
     )
-    birthday: date | None = Field(
+    birthday: Birthday = Field(
         None, description="The member's date of birth.", examples=["1990-12-10"]
     )
     enrolled_via: EnrolledVia = Field(
@@ -46,7 +50,9 @@ class MemberUpsert(BaseModel):
     status: Status = Field(
         "active", description="A suspended member earns and spends nothing.", examples=["active"]
     )
-    accepts_marketing: bool = Field(False, description="Consent to marketing messages.")
+    accepts_marketing: JsonBool = Field(
+        False, description="Consent to marketing messages.", examples=[True]
+    )
 
 
 class Points(BaseModel):
@@ -120,10 +126,10 @@ class Member(BaseModel):
 
 class MemberEnrolledData(Strict):
     source: EnrolledVia = Field("account", description="How the customer joined.")
-    birthday: date | None = Field(
+    birthday: Birthday = Field(
         None, description="The customer's date of birth.", examples=["1990-12-10"]
     )
-    accepts_marketing: bool = Field(
+    accepts_marketing: JsonBool = Field(
         False, description="Consent to marketing messages.", examples=[True]
     )
 
