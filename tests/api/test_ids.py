@@ -53,6 +53,22 @@ def test_a_shopify_customer_id_round_trips_on_every_member_route(
     event = client.get(f"/v1/events/{seg('e/1')}")
     assert event.status_code == 200, event.text
     assert event.json()["member"] == SHOPIFY
+    token = client.post(f"/v1/members/{seg(SHOPIFY)}/tokens", json={})
+    assert token.status_code in (200, 201), token.text
+    exported = client.get(f"/v1/members/{seg(SHOPIFY)}/export")
+    assert exported.status_code == 200, exported.text
+    assert SHOPIFY in exported.text
+    other = "gid://shopify/Customer/7002"
+    assert client.put(f"/v1/members/{seg(other)}", json={}).status_code == 201
+    merged = client.post(
+        f"/v1/members/{seg(SHOPIFY)}/merge",
+        json={"from": other},
+        headers={"Idempotency-Key": "merge/1"},
+    )
+    assert merged.status_code == 201, merged.text
+    erased = client.delete(f"/v1/members/{seg(SHOPIFY)}")
+    assert erased.status_code == 200, erased.text
+    assert client.get(f"/v1/members/{seg(SHOPIFY)}").status_code == 404
 
 
 @pytest.mark.parametrize("external_id", ODD)
