@@ -25,7 +25,7 @@ from patron.kit.cors import Cors
 from patron.kit.limits import BodyLimits
 from patron.kit.opaque import KeepEncodedSlashes
 from patron.kit.responses import ProblemResponse, problem_body
-from patron.ledger.tasks import JobReport, run_periodically
+from patron.ledger.tasks import run_periodically
 from patron.openapi import install_openapi
 from patron.ops.api import pool_reader
 from patron.ops.api import router as ops_router
@@ -166,7 +166,7 @@ def create_app(
         if interval > 0:
             scheduler = threading.Thread(
                 target=run_periodically,
-                args=(db, app.state.clock, interval, stop, programs.terms_for, observe_jobs),
+                args=(db, app.state.clock, interval, stop, programs.terms_for, metrics.settled),
                 name="patron-jobs",
                 daemon=True,
             )
@@ -191,11 +191,6 @@ def create_app(
     app.state.db = db
     app.state.clock = clock or SystemClock()
     metrics = app.state.metrics = Metrics(pool_reader(db))
-
-    def observe_jobs(report: JobReport | None, seconds: float) -> None:
-        lots = {"vested": report.vested_lots, "expired": report.expired_lots} if report else {}
-        metrics.job_run("settle", ok=report is not None, seconds=seconds, lots=lots)
-
     install_error_handlers(app)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
     app.add_middleware(KeepEncodedSlashes)

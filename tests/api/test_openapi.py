@@ -185,6 +185,7 @@ class TestTheDocument:
             "detail",
             "instance",
             "errors",
+            "request_id",
         }
         assert problem["additionalProperties"] is True  # extension members, e.g. `available`
         error = document["components"]["schemas"]["ProblemError"]

@@ -20,6 +20,7 @@ import patron.handlers  # noqa: F401  (registers the built-in handlers)
 from patron.auth.deps import ClockDep, authenticate
 from patron.auth.scopes import EVENTS_WRITE
 from patron.db.session import Database, Retry, get_database
+from patron.errors import PatronError
 from patron.events.errors import EventInFlight
 from patron.events.schemas import BatchResult, EventBase, EventResult
 from patron.ingest.pipeline import pipeline
@@ -116,6 +117,20 @@ def _ingest(
         ) from None
 
 
+async def _counted(request: Request, raw: bytes, now: datetime, batch: bool) -> list[Any]:
+    """`_ingest` in the thread pool, its events counted in the metrics (patron.ops) from the
+    results it built, or, if an authenticated request was refused, from its body."""
+    metrics = request.app.state.metrics
+    try:
+        results = await run_in_threadpool(_ingest, get_database(request), request, raw, now, batch)
+    except (PatronError, RequestValidationError):
+        if getattr(request.state, "tenant_id", None) is not None:
+            metrics.rejected(raw, batch=batch, known=registry.event_types())
+        raise
+    metrics.ingested(results)
+    return results
+
+
 @router.post(
     "",
     response_model=EventResult,
@@ -139,10 +154,7 @@ def _ingest(
 )
 async def post_event(request: Request, clock: ClockDep) -> Any:
     raw = await request.body()
-    [result] = await run_in_threadpool(
-        _ingest, get_database(request), request, raw, clock.now(), False
-    )
-    request.app.state.metrics.ingested((result,))
+    [result] = await _counted(request, raw, clock.now(), False)
     # Returned as is: it was built to the schema, validating it again would cost the hot path.
     return JSONBytes(result, status_code=200 if result["duplicate"] else 201)
 
@@ -166,8 +178,5 @@ async def post_event(request: Request, clock: ClockDep) -> Any:
 )
 async def post_batch(request: Request, clock: ClockDep) -> Any:
     raw = await request.body()
-    results = await run_in_threadpool(
-        _ingest, get_database(request), request, raw, clock.now(), True
-    )
-    request.app.state.metrics.ingested(results)
+    results = await _counted(request, raw, clock.now(), True)
     return JSONBytes({"results": results})

@@ -1,10 +1,19 @@
 """JSON responses rendered with orjson, for bodies built as plain dicts on hot paths (no
 second validation pass) and for problem+json."""
 
+from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
+from starlette.background import BackgroundTask
 from starlette.responses import Response
+
+# The id of the request being answered, set by the access-log middleware (patron.ops.observe).
+# Every problem carries it, in its body and its `X-Request-Id` header, so that whoever reads
+# the error can quote it to whoever reads the log. It stays set after an unhandled error
+# escapes the middleware: the 500 is rendered outside it, and needs it most.
+REQUEST_ID: ContextVar[str | None] = ContextVar("patron_request_id", default=None)
 
 
 class JSONBytes(Response):
@@ -16,6 +25,19 @@ class JSONBytes(Response):
 
 class ProblemResponse(JSONBytes):
     media_type = "application/problem+json"
+
+    def __init__(
+        self,
+        content: dict[str, Any],
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+        media_type: str | None = None,
+        background: BackgroundTask | None = None,
+    ) -> None:
+        if (rid := REQUEST_ID.get()) is not None:
+            content = {**content, "request_id": rid}
+            headers = {**(headers or {}), "X-Request-Id": rid}
+        super().__init__(content, status_code, headers, media_type, background)
 
 
 def problem_body(

@@ -64,6 +64,12 @@ class Problem(BaseModel):
         min_length=1,
         description="One item per field at fault (at least one), each naming the field.",
     )
+    request_id: str | None = Field(
+        None,
+        description="The request's id, as in the `X-Request-Id` response header: quote it "
+        "when reporting a problem; the operator finds the request in the access log by it.",
+        examples=["4bf92f3577b34da6a3ce929d0e0e4736"],
+    )
 
 
 def schemas() -> dict[str, Any]:

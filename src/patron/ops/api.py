@@ -1,24 +1,24 @@
 """`/healthz`, `/readyz` and `/metrics`: for load balancers and Prometheus, without an API key
 (`/metrics` takes a bearer token when `PATRON_METRICS_TOKEN` is set)."""
 
-import asyncio
 import hmac
+import logging
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
-from starlette.concurrency import run_in_threadpool
 
 from patron import __version__
 from patron.errors import PatronError, Unauthorized
-from patron.ops.health import readiness
+from patron.ops.health import Probe
 from patron.ops.metrics import Metrics
 
 router = APIRouter(tags=["meta"])
+log = logging.getLogger("patron.ops")
 
 # /readyz answers within this, whatever the database does.
 READY_TIMEOUT = 5.0
@@ -66,13 +66,16 @@ async def healthz() -> Health:
 )
 async def readyz(request: Request) -> Ready:
     db = request.app.state.db
+    probe: Probe | None = getattr(request.app.state, "readiness_probe", None)
+    if probe is None:
+        probe = request.app.state.readiness_probe = Probe(db.engine)
     try:
-        state = await asyncio.wait_for(
-            run_in_threadpool(readiness, db.engine), timeout=READY_TIMEOUT
-        )
+        state = await probe.check(READY_TIMEOUT)
     except TimeoutError:
         raise NotReady(f"the database did not answer within {READY_TIMEOUT:g} s") from None
     except (SQLAlchemyError, OSError) as exc:
+        # The driver's words name the host, never the password; the client gets the kind only.
+        log.warning("readiness: the database cannot be reached: %s", exc)
         raise NotReady(
             f"the database cannot be reached ({type(exc).__name__}); see the server's log"
         ) from None
@@ -93,16 +96,19 @@ async def metrics(request: Request) -> Response:
                 "/metrics needs `Authorization: Bearer <PATRON_METRICS_TOKEN>`",
                 field="Authorization",
             )
-    registry: Metrics = request.app.state.metrics
-    return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)
+    metrics: Metrics = request.app.state.metrics
+    # The text format Prometheus asks for (its Accept header); the classic one by default.
+    encode, media_type = choose_encoder(request.headers.get("accept", ""))
+    return Response(encode(metrics.registry), headers={"Content-Type": media_type})
 
 
 def pool_reader(db: Any) -> Any:
-    """The pool's use as numbers, for the metrics (SQLite's pool has no size)."""
+    """The pool's use as numbers, for the metrics. SQLAlchemy pools a file database's
+    connections too; a pool of another kind (none, or one shared connection) has no size."""
 
     def read() -> dict[str, int]:
         pool = db.engine.pool
-        if not isinstance(pool, QueuePool):  # SQLite: nothing worth reporting
+        if not isinstance(pool, QueuePool):
             return {}
         return {
             "checked_out": pool.checkedout(),

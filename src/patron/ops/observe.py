@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from patron.kit.responses import REQUEST_ID
 from patron.ops.metrics import Metrics
 
 access = logging.getLogger("patron.access")
@@ -68,19 +69,27 @@ class Observe:
             nonlocal status, size
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid)]
+                headers = message.setdefault("headers", [])
+                # A problem response carries the header already (patron.kit.responses).
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):
+                    message["headers"] = [*headers, (b"x-request-id", rid)]
             elif message["type"] == "http.response.body":
                 size += len(message.get("body", b""))
             await send(message)
 
+        # Not reset if the app raises: the 500 is rendered outside this middleware.
+        token = REQUEST_ID.set(rid.decode())
         try:
             await self.app(scope, receive, sending)
+            REQUEST_ID.reset(token)
         finally:
             seconds = time.perf_counter() - started
             route = route_of(scope)
             self.metrics.request(route, scope["method"], status, seconds)
             if self.log and access.isEnabledFor(logging.INFO):
-                access.info(self._line(scope, rid, route, status, seconds, size))
+                line = self._line(scope, rid, route, status, seconds, size)
+                # As `access.info(line)` does, less the search of the caller's source line.
+                access.handle(access.makeRecord(access.name, logging.INFO, "", 0, line, (), None))
 
     @staticmethod
     def _line(scope: Scope, rid: bytes, route: str, status: int, seconds: float, size: int) -> str:
