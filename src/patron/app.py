@@ -24,13 +24,13 @@ from patron.kit.clock import Clock, SystemClock
 from patron.kit.cors import Cors
 from patron.kit.limits import BodyLimits
 from patron.kit.opaque import KeepEncodedSlashes
-from patron.kit.responses import ProblemResponse, problem_body
+from patron.kit.responses import REQUEST_ID, ProblemResponse, problem_body
 from patron.ledger.tasks import run_periodically
 from patron.openapi import install_openapi
 from patron.ops.api import pool_reader
 from patron.ops.api import router as ops_router
 from patron.ops.metrics import Metrics
-from patron.ops.observe import Observe, configure_access_log
+from patron.ops.observe import Observe, configure_access_log, route_of
 from patron.programs.service import programs
 
 log = logging.getLogger("patron")
@@ -126,7 +126,14 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # The route's template, not the path: paths hold customer ids. The request id ties
+        # this to the access-log line and to the answer the client got.
+        log.exception(
+            "unhandled error on %s %s (request %s)",
+            request.method,
+            route_of(request.scope),
+            REQUEST_ID.get(),
+        )
         detail = "something went wrong on our side; it was logged and nothing was changed"
         return problem(500, "Internal error", detail, request, errors=_about(None, detail))
 

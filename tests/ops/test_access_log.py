@@ -207,8 +207,8 @@ def failing(db: Database, server_clock: Any) -> Iterator[str]:
     """An app with one route that fails with an unexpected error: a 500."""
     app, _ = _serve(db, server_clock)
 
-    @app.get("/v1/broken")
-    def broken() -> None:
+    @app.get("/v1/broken/{external_id}")
+    def broken(external_id: str) -> None:
         raise RuntimeError("a bug")
 
     with serving(app) as url:
@@ -216,14 +216,18 @@ def failing(db: Database, server_clock: Any) -> Iterator[str]:
 
 
 def test_an_unexpected_error_answers_with_the_request_id_the_log_has(
-    failing: str, capsys: pytest.CaptureFixture[str]
+    failing: str, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     capsys.readouterr()
-    r = httpx.get(f"{failing}/v1/broken", headers={"X-Request-Id": "boom-1"})
+    r = httpx.get(f"{failing}/v1/broken/cust-secret-42", headers={"X-Request-Id": "boom-1"})
     assert r.status_code == 500
     assert r.headers.get_list("x-request-id") == ["boom-1"]
     assert r.json()["request_id"] == "boom-1"
     line = line_of(capsys.readouterr().out, "boom-1")
-    assert line["status"] == 500 and line["route"] == "/v1/broken"
+    assert line["status"] == 500 and line["route"] == "/v1/broken/{external_id}"
+    # The error log names the request and the route, never the customer in the path.
+    [error] = [rec for rec in caplog.records if rec.name == "patron" and rec.exc_info]
+    assert "boom-1" in error.getMessage() and "/v1/broken/{external_id}" in error.getMessage()
+    assert "cust-secret-42" not in error.getMessage()
     # The next request does not inherit the id.
     assert httpx.get(f"{failing}/v1/nothing").json()["request_id"] != "boom-1"
