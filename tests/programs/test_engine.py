@@ -68,7 +68,7 @@ class TestProgramDocument:
         ("change", "field"),
         [
             ({"currency": "XXY"}, "currency"),
-            ({"points_per_unit": "0"}, "points_per_unit"),
+            ({"points_per_unit": "-1"}, "points_per_unit"),
             ({"points_per_unit": 1.5}, "points_per_unit"),
             ({"rounding": "banker"}, "rounding"),
             ({"pending_days": -1}, "pending_days"),

@@ -3,11 +3,24 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from patron.kit.json_types import DateTimeString, JsonBool, JsonInt, Text
 from patron.kit.money import CURRENCIES
 from patron.ledger.engine import Terms
+from patron.rules.compiled import RuleError, RuleSet
+from patron.rules.schemas import (
+    BUILTIN_DATA,
+    CUSTOM_NAME,
+    CUSTOM_PREFIX,
+    CustomEvent,
+    Earning,
+    Rule,
+)
+
+# What rules can listen to besides the event types of the shop's own custom events.
+RULE_EVENTS = ("order.placed", *BUILTIN_DATA)
 
 
 class ProgramDocument(BaseModel):
@@ -26,12 +39,13 @@ class ProgramDocument(BaseModel):
     points_per_unit: Annotated[
         Decimal,
         Field(
-            gt=0,
+            ge=0,
             le=10_000,
             max_digits=12,
             decimal_places=4,
-            description="Points earned per whole currency unit of an order's total, as a "
-            "decimal string.",
+            description="Points earned per whole currency unit of an order's earning base "
+            "(see `earning`), as a decimal string; the base rate the rules add to. 0: only the "
+            "rules earn.",
             examples=["1", "2.5"],
         ),
     ] = Decimal(1)
@@ -64,8 +78,27 @@ class ProgramDocument(BaseModel):
         True, description="Enrol customers on their first order.", examples=[True]
     )
     timezone: str = Field(
-        "UTC", description="IANA time zone for calendar windows.", examples=["Europe/Berlin"]
+        "UTC",
+        description="IANA time zone of the shop: schedules, limits per day or month, birthdays.",
+        examples=["Europe/Berlin"],
     )
+    earning: Earning = Field(
+        default_factory=Earning,
+        description="What an order's points are counted on: shipping, tax, before or after "
+        "discounts, gift cards, a minimum.",
+    )
+    rules: list[Rule] = Field(
+        default_factory=list,
+        max_length=2000,
+        description="Earning rules, applied in this order (docs/rules.md).",
+    )
+    custom_events: dict[Annotated[str, Field(pattern=CUSTOM_NAME)], CustomEvent] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="The shop's own event types, sent as `custom.<name>`, and their fields.",
+        examples=[{"quiz_completed": {"fields": {"quiz": "string", "score": "integer"}}}],
+    )
+    _ruleset: RuleSet | None = PrivateAttr(None)
 
     @field_validator("points_per_unit", mode="before")
     @classmethod
@@ -97,6 +130,53 @@ class ProgramDocument(BaseModel):
         if self.expiry_days is not None and self.expiry_days <= self.pending_days:
             raise ValueError("expiry_days must be longer than pending_days")
         return self
+
+    @model_validator(mode="after")
+    def _rules_compile(self) -> "ProgramDocument":
+        """Rules name known event types, have distinct ids, keep groups to one kind, and their
+        expressions compile and check: a bad rule is refused here, never met by an event."""
+        seen: dict[str, int] = {}
+        groups: dict[str, str] = {}
+        for i, rule in enumerate(self.rules):
+            if rule.id == "base" or rule.id in seen:
+                why = "is the program's own rate" if rule.id == "base" else "is taken"
+                _refuse(f"rules.{i}.id", f"rule id {rule.id!r} {why}: ids must be unique")
+            seen[rule.id] = i
+            custom = rule.on.removeprefix(CUSTOM_PREFIX)
+            known = rule.on in RULE_EVENTS or (
+                rule.on.startswith(CUSTOM_PREFIX) and custom in self.custom_events
+            )
+            if not known:
+                _refuse(
+                    f"rules.{i}.on",
+                    f"rule {rule.id!r} listens to {rule.on!r}, which is not an event rules can "
+                    f"use: {', '.join(RULE_EVENTS)} or custom.<name> declared in custom_events",
+                )
+            if rule.group is not None:
+                kind = groups.setdefault(rule.group, rule.kind)
+                if kind != rule.kind:
+                    _refuse(
+                        f"rules.{i}.group",
+                        f"group {rule.group!r} mixes {kind} and {rule.kind} rules: the rules "
+                        "of a group compete on the same footing, so they are of one kind",
+                    )
+        try:
+            self._ruleset = RuleSet(self)
+        except RuleError as exc:
+            _refuse(exc.at, exc.message)
+        return self
+
+    @property
+    def ruleset(self) -> RuleSet:
+        """The rules compiled (when the document was validated)."""
+        if self._ruleset is None:
+            self._ruleset = RuleSet(self)
+        return self._ruleset
+
+
+def _refuse(at: str, message: str) -> None:
+    """A program error on one of its fields (`at`, dotted), reported under that field."""
+    raise PydanticCustomError("program", "{message}", {"message": message, "at": at})
 
 
 class ProgramPut(ProgramDocument):

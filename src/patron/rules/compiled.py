@@ -1,0 +1,190 @@
+"""A program's rules compiled: expressions checked and compiled once per program version,
+rules indexed by the event type they listen to and, for orders, by the SKUs, products,
+categories and tags they are scoped to, so an event meets only the rules that can apply."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from patron.kit.money import to_minor
+from patron.rules.expressions import (
+    EvaluationError,
+    ExpressionError,
+    Schema,
+    Types,
+    compile_expression,
+    compile_line_filter,
+    data_message_name,
+    types_for,
+)
+from patron.rules.schemas import BUILTIN_DATA, CUSTOM_PREFIX, WEEKDAYS, Rule
+
+if TYPE_CHECKING:
+    from patron.rules.engine import Evaluation, OrderIn, Slot
+
+
+class RuleError(ValueError):
+    """A rule that cannot be compiled: `at` is the field (`rules.3.when`)."""
+
+    def __init__(self, at: str, message: str) -> None:
+        super().__init__(message)
+        self.at = at
+        self.message = message
+
+
+@dataclass(eq=False)
+class CompiledRule:
+    rule: Rule
+    index: int
+    when: Any = None
+    filter: Any = None
+    points: Any = None
+    limit_keys: list[Any] = field(default_factory=list)
+    weekdays: frozenset[int] = frozenset()
+
+    def scope(self, ev: Evaluation, order: OrderIn, slots: list[Slot]) -> list[int]:
+        """The slots (by index) this rule applies to."""
+        scope = self.rule.lines
+        if scope is None:
+            return list(range(len(slots)))
+        if not order.lines:
+            return []
+        picked = []
+        for i, line in enumerate(order.lines):
+            if scope.skus and line.sku not in scope.skus:
+                continue
+            if scope.product_ids and line.product_id not in scope.product_ids:
+                continue
+            if scope.categories and line.category not in scope.categories:
+                continue
+            if scope.tags and not any(t in scope.tags for t in line.tags):
+                continue
+            picked.append(i)
+        if self.filter is not None and picked:
+            matches = ev.value(self.filter)
+            picked = [i for i in picked if matches[i]]
+        return picked
+
+    def amount(self, ev: Evaluation) -> Decimal:
+        """A bonus's points for this event (never negative)."""
+        if self.points is None:
+            return Decimal(self.rule.points if isinstance(self.rule.points, int) else 0)
+        value = ev.value(self.points)
+        try:
+            amount = Decimal(str(value))
+        except InvalidOperation:
+            raise EvaluationError(f"points gave {value!r}, not a number") from None
+        return max(amount, Decimal(0)) if amount.is_finite() else Decimal(0)
+
+
+class RuleSet:
+    """One program version's rules, ready to evaluate."""
+
+    def __init__(self, program: Any) -> None:
+        self.program = program
+        self.timezone: str = program.timezone
+        data = {t: BUILTIN_DATA[t] for t in BUILTIN_DATA}
+        for name, custom in program.custom_events.items():
+            data[CUSTOM_PREFIX + name] = dict(custom.fields)
+        self.types: Types = types_for(Schema.of(data))
+        self.program_message = self.types.message(
+            "Program",
+            name=program.name,
+            currency=program.currency,
+            version=getattr(program, "version", 0) or 0,
+        )
+        self.base_rule = CompiledRule(
+            Rule(id="base", name="Points per unit of currency", rate=program.points_per_unit), -1
+        )
+        self.by_type: dict[str, list[CompiledRule]] = {}
+        # order.placed: rules every order meets, and the scoped ones by what they name.
+        self._unscoped: list[CompiledRule] = []
+        self._index: dict[tuple[str, str], list[CompiledRule]] = {}
+        for i, rule in enumerate(program.rules):
+            if not rule.active:
+                continue
+            compiled = self._compile(i, rule)
+            self.by_type.setdefault(rule.on, []).append(compiled)
+            if rule.on == "order.placed":
+                self._place(compiled)
+
+    def data_message(self, event_type: str) -> str:
+        return data_message_name(event_type)
+
+    def _compile(self, i: int, rule: Rule) -> CompiledRule:
+        at = f"rules.{i}"
+        compiled = CompiledRule(rule, i)
+        types, on = self.types, rule.on
+        try:
+            if rule.when is not None:
+                at = f"rules.{i}.when"
+                compiled.when = compile_expression(types, on, rule.when, "bool")
+            if rule.lines is not None and rule.lines.filter is not None:
+                at = f"rules.{i}.lines.filter"
+                compiled.filter = compile_line_filter(types, on, rule.lines.filter)
+            if isinstance(rule.points, str):
+                at = f"rules.{i}.points"
+                compiled.points = compile_expression(types, on, rule.points, "number")
+            for j, limit in enumerate(rule.limits):
+                at = f"rules.{i}.limits.{j}.by"
+                compiled.limit_keys.append(
+                    compile_expression(types, on, limit.by, "string") if limit.by else None
+                )
+        except ExpressionError as exc:
+            raise RuleError(at, f"rule {rule.id!r}: {exc}") from None
+        if rule.schedule is not None:
+            compiled.weekdays = frozenset(WEEKDAYS.index(d) + 1 for d in rule.schedule.weekdays)
+        return compiled
+
+    def _place(self, compiled: CompiledRule) -> None:
+        scope = compiled.rule.lines
+        if scope is None:
+            self._unscoped.append(compiled)
+            return
+        # Indexed by one of its lists (every list must match, so any one is a sound filter):
+        # the shortest, which lets the fewest orders through.
+        lists = [
+            (name, values)
+            for name, values in (
+                ("sku", scope.skus),
+                ("product", scope.product_ids),
+                ("category", scope.categories),
+                ("tag", scope.tags),
+            )
+            if values
+        ]
+        if not lists:
+            self._unscoped.append(compiled)
+            return
+        name, values = min(lists, key=lambda nv: len(nv[1]))
+        for value in values:
+            self._index.setdefault((name, value), []).append(compiled)
+
+    def candidates(self, event_type: str, order: OrderIn | None) -> list[CompiledRule]:
+        """The rules an event may meet, in the program's order."""
+        if event_type != "order.placed" or order is None:
+            return self.by_type.get(event_type, [])
+        if not self._index:
+            return self._unscoped
+        found: dict[int, CompiledRule] = {r.index: r for r in self._unscoped}
+        for line in order.lines:
+            for key in (
+                ("sku", line.sku),
+                ("product", line.product_id),
+                ("category", line.category),
+                *(("tag", t) for t in line.tags),
+            ):
+                for r in self._index.get(key, ()):
+                    found[r.index] = r
+        return [found[i] for i in sorted(found)]
+
+    def minimum_minor(self, order: OrderIn | None) -> int | None:
+        minimum = self.program.earning.minimum
+        if order is None or minimum is None:
+            return None
+        return to_minor(minimum, order.currency)
+
+    def listens_to(self, event_type: str) -> bool:
+        return event_type in self.by_type
