@@ -28,7 +28,8 @@ LAYERS: list[frozenset[str]] = [
     # Logs, metrics and health checks: any domain may report to them.
     frozenset({"ops"}),
     frozenset({"ledger"}),
-    frozenset({"auth", "programs"}),
+    # Programs hold their rules; rules are pure logic over the program's terms.
+    frozenset({"auth", "programs", "rules"}),
     frozenset({"events"}),
     frozenset({"ingest"}),
     frozenset({"members"}),

@@ -9,6 +9,7 @@ from patron.members.models import Member, MemberMerge
 from patron.orders.models import Order
 from patron.programs.models import ProgramVersion
 from patron.redemptions.models import Redemption
+from patron.rules.models import RuleBudget, RuleUsage
 
 metadata = Base.metadata
 
@@ -25,6 +26,8 @@ __all__ = [
     "Posting",
     "ProgramVersion",
     "Redemption",
+    "RuleBudget",
+    "RuleUsage",
     "Tenant",
     "metadata",
 ]

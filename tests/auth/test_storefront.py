@@ -133,7 +133,23 @@ def _publishable(db: Database, shop: Shop, now: datetime) -> str:
 @pytest.fixture
 def world(base_url: str, db: Database, clock: FrozenClock) -> Iterator[World]:
     now = clock.now()
-    a = create_shop(db, now=now, program={"name": "A's program"})
+    a = create_shop(
+        db,
+        now=now,
+        program={
+            "name": "A's program",
+            # Not for shoppers' eyes: a budgeted campaign.
+            "rules": [
+                {
+                    "id": "reviews",
+                    "name": "Reviews",
+                    "on": "review.written",
+                    "points": 10,
+                    "budget": 1000,
+                }
+            ],
+        },
+    )
     b = create_shop(db, now=now, program={"name": "B's program"})
     with (
         httpx.Client(base_url=base_url, headers=_bearer(a.key), timeout=30) as a_secret,
@@ -338,8 +354,16 @@ class TestOwnMemberToken:
         else:
             assert response.status_code == 200, response.text
             assert snapshot(world) == before
-            # Exactly what the shop's secret key reads for the same member.
-            assert response.content == call_for(route)(world.a_secret, ALICE, world).content
+            # Exactly what the shop's secret key reads for the same member (of the program,
+            # all but the rules, which are the merchant's business).
+            expected = call_for(route)(world.a_secret, ALICE, world)
+            if route == "GET /v1/program":
+                assert (
+                    response.json() == {**expected.json(), "rules": [], "custom_events": {}}
+                    and expected.json()["rules"]
+                )
+            else:
+                assert response.content == expected.content
         assert violations(db, world.a) == []
 
     @pytest.mark.parametrize("route", ALL)
@@ -644,9 +668,13 @@ class TestHeaders:
             "negative_balance",
             "auto_enroll",
             "timezone",
+            "earning",
+            "rules",
+            "custom_events",
             "version",
             "published_at",
         }
+        assert program["rules"] == [] and program["custom_events"] == {}
 
 
 # -- POST /v1/members/{external_id}/tokens ---------------------------------------------------

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Table, and_, any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-Kind = Literal["insert", "insert_ignore", "update"]
+Kind = Literal["insert", "insert_ignore", "update", "upsert"]
 
 
 @dataclass
@@ -30,6 +30,7 @@ class Op:
 
     insert_ignore: INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING returning.
     update: UPDATE the rows whose `key` columns match, setting the other columns given.
+    upsert: INSERT ... ON CONFLICT (conflict) DO UPDATE SET the other columns given.
     """
 
     kind: Kind
@@ -98,6 +99,9 @@ def _postgres(session: Session, ops: list[Op]) -> None:
             sql += f" FROM {source}"
             if op.kind == "insert_ignore":
                 sql += f" ON CONFLICT ({', '.join(op.conflict)}) DO NOTHING"
+            elif op.kind == "upsert":
+                sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in cols if c not in op.conflict)
+                sql += f" ON CONFLICT ({', '.join(op.conflict)}) DO UPDATE SET {sets}"
             sql += f" RETURNING {op.returning or 1}"
             ctes.append(f"c{i} AS ({sql})")
         if op.returning:
@@ -156,6 +160,13 @@ def _sqlite(session: Session, op: Op) -> None:
             )
         else:
             conn.execute(stmt, op.rows)
+    elif op.kind == "upsert":
+        upsert = sqlite.insert(op.table)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=list(op.conflict),
+            set_={c: upsert.excluded[c] for c in _columns(op) if c not in op.conflict},
+        )
+        conn.execute(upsert, op.rows)
     else:
         cols = _columns(op)
         update = (

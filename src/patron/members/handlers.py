@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from patron.ledger.engine import Book
 from patron.members import repository
 from patron.members.schemas import MemberEnrolled, MemberStatus
 from patron.members.service import members as member_service
-from patron.members.state import MemberState
+from patron.members.state import MemberState, Profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,7 @@ class MembersPart:
                     total_spent=0,
                     first_order_at=None,
                     last_order_at=None,
+                    profile=_profile(joiners[external_id][1], batch.now),
                 )
                 for external_id, member_id in created.items()
             }
@@ -98,6 +100,17 @@ class MembersPart:
 
     def written(self, batch: Batch, ops: list[Op]) -> None:
         pass
+
+
+def _profile(fields: dict[str, Any], now: datetime) -> Profile:
+    return Profile(
+        email=fields.get("email"),
+        name=fields.get("name"),
+        birthday=fields.get("birthday"),
+        enrolled_via=str(fields.get("enrolled_via") or ""),
+        enrolled_at=now,
+        accepts_marketing=bool(fields.get("accepts_marketing")),
+    )
 
 
 MEMBERS: Slot[MembersPart] = Slot("members", rank=20, factory=MembersPart)

@@ -16,7 +16,7 @@ from patron.ledger.engine import Book
 from patron.ledger.models import Balance
 from patron.ledger.repository import open_wallets_op
 from patron.members.models import Member, MemberMerge
-from patron.members.state import MemberState
+from patron.members.state import MemberState, Profile
 
 # A member's points wallet: the balances row with the member's id.
 _WALLET = and_(
@@ -83,6 +83,13 @@ _STATE_COLUMNS = (
     Balance.available,
     Balance.pending,
     Balance.lifetime,
+    # What rules read of the member's profile.
+    Member.email,
+    Member.name,
+    Member.birthday,
+    Member.enrolled_via,
+    Member.enrolled_at,
+    Member.accepts_marketing,
 )
 
 
@@ -129,7 +136,8 @@ _SURVIVORS_MAX = 100_000
 
 def _state(row: Sequence[Any]) -> MemberState:
     (id_, external_id, status, orders_count, total_spent, first_at, last_at) = row[:7]
-    wallet_id, asset, available, pending, lifetime = row[8:]
+    wallet_id, asset, available, pending, lifetime = row[8:13]
+    email, name, birthday, enrolled_via, enrolled_at, accepts_marketing = row[13:]
     return MemberState(
         id=id_,
         external_id=external_id,
@@ -139,6 +147,7 @@ def _state(row: Sequence[Any]) -> MemberState:
         total_spent=total_spent,
         first_order_at=first_at,
         last_order_at=last_at,
+        profile=Profile(email, name, birthday, enrolled_via, enrolled_at, accepts_marketing),
     )
 
 

@@ -2,9 +2,22 @@
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from patron.ledger.engine import Book
+from patron.rules.engine import MemberIn
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What rules read of a member besides its statistics."""
+
+    email: str | None = None
+    name: str | None = None
+    birthday: date | None = None
+    enrolled_via: str = ""
+    enrolled_at: datetime | None = None
+    accepts_marketing: bool = False
 
 
 @dataclass(slots=True)
@@ -21,6 +34,25 @@ class MemberState:
     # events before it see no member.
     joined_by: int | None = None
     changed: bool = False
+    profile: Profile = Profile()
+
+    def for_rules(self) -> MemberIn:
+        """The member as the rules read it: as it is before the event being applied."""
+        profile = self.profile
+        return MemberIn(
+            id=self.external_id,
+            email=profile.email or "",
+            name=profile.name or "",
+            enrolled_via=profile.enrolled_via,
+            birthday=profile.birthday.isoformat() if profile.birthday else "",
+            enrolled_at=profile.enrolled_at,
+            accepts_marketing=profile.accepts_marketing,
+            orders=self.orders_count,
+            spend=self.total_spent,
+            points=self.book.available,
+            first_order_at=self.first_order_at,
+            last_order_at=self.last_order_at,
+        )
 
     def count_order(self, total: int, at: datetime) -> None:
         self.orders_count += 1

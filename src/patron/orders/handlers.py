@@ -16,6 +16,7 @@ from patron.db.bulk import Op
 from patron.errors import InvalidInput
 from patron.ingest.batch import Batch, Item, Outcome, Status
 from patron.ingest.books import BOOKS
+from patron.ingest.limits import RULES, keys_to_give_back, keys_to_pay
 from patron.ingest.registry import Slot, handler
 from patron.kit.ids import uuid7
 from patron.kit.money import MoneyError, format_amount, to_minor
@@ -25,10 +26,21 @@ from patron.members.handlers import MEMBERS, MemberKey, customer, enrolment
 from patron.members.schemas import MemberStatus
 from patron.members.state import MemberState
 from patron.orders import repository
+from patron.orders.earning import (
+    RefundedLine,
+    RefundError,
+    Reversal,
+    cancel,
+    order_input,
+    record,
+    refund,
+    summary,
+)
 from patron.orders.errors import OrderExists
 from patron.orders.schemas import OrderCancelled, OrderPlaced, OrderRefunded
 from patron.orders.state import OrderState, OrderStatus
-from patron.programs.engine import clawback_target, points_for_order
+from patron.programs.engine import clawback_target
+from patron.rules.engine import EventIn, calculate
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +127,21 @@ def _order_owner(batch: Batch, item: Item) -> Iterable[MemberKey]:
     return [*customer(batch, item), *([MemberKey(owner)] if owner else [])]
 
 
+def _placing_rules(batch: Batch, item: Item) -> Iterable[Any]:
+    """The counters of the limited rules the order may meet, and the budgets."""
+    state = batch.part(MEMBERS).states.get(item.event.customer.external_id)
+    return keys_to_pay(batch, state.id if state else None, "order.placed", item.event.occurred_at)
+
+
+def _reversed_rules(batch: Batch, item: Item) -> Iterable[Any]:
+    """The counters and budgets the reversed order's rules counted in."""
+    assert isinstance(item.event, OrderRefunded | OrderCancelled)
+    order = batch.part(ORDERS).orders.get(item.event.data.order_id)
+    if order is None or not order.earning:
+        return []
+    return keys_to_give_back(order.member_id, order.earning.get("r", {}))
+
+
 def _owner_wallet(batch: Batch, item: Item) -> Iterable[Any]:
     """Claw-backs consume lots: the wallet of the member whose order the event reverses."""
     assert isinstance(item.event, OrderRefunded | OrderCancelled)
@@ -129,7 +156,7 @@ def _owner_wallet(batch: Batch, item: Item) -> Iterable[Any]:
 @handler(
     "order.placed",
     schema=OrderPlaced,
-    needs={ORDERS: _placed_order, MEMBERS: _placing_customer},
+    needs={ORDERS: _placed_order, MEMBERS: _placing_customer, RULES: _placing_rules},
 )
 def order_placed(batch: Batch, item: Item) -> Outcome:
     assert isinstance(item.event, OrderPlaced)
@@ -149,7 +176,8 @@ def order_placed(batch: Batch, item: Item) -> Outcome:
     total = to_minor(data.total, data.currency)
     external_id = event.customer.external_id
     member = batch.part(MEMBERS).visible(batch, external_id)
-    orders.orders[data.order_id] = OrderState(
+    order_in = order_input(data)
+    orders.orders[data.order_id] = order = OrderState(
         id=uuid7(),
         order_id=data.order_id,
         member_id=member.id if member else None,
@@ -164,12 +192,13 @@ def order_placed(batch: Batch, item: Item) -> Outcome:
         placed_at=event.occurred_at,
         event_id=item.row_id,
         is_new=True,
+        earning=record(None, order_in.lines),
     )
-    order = orders.orders[data.order_id]
     if member is None:
         return Outcome(Status.NOT_MEMBER, f"{external_id} is not a member: order stored, no points")
     enrolled = member.joined_by == item.index
     external_id = member.external_id  # a merged duplicate's id reaches the survivor
+    before = member.for_rules()
     member.count_order(total, event.occurred_at)
     if member.status != MemberStatus.ACTIVE:
         return Outcome(
@@ -177,15 +206,27 @@ def order_placed(batch: Batch, item: Item) -> Outcome:
             f"{external_id} is suspended: order stored, no points",
             member=external_id,
         )
-    points, explanation = points_for_order(program, total, data.currency)
-    explanation["program_version"] = program.version
+    rules = batch.part(RULES)
+    calculation = calculate(
+        program.ruleset,
+        event=EventIn(event.id, event.type, event.occurred_at),
+        member=before,
+        order=order_in,
+        usage=rules.view(member.id),
+        budgets=rules.budgets,
+    )
+    explanation = calculation.explanation()
+    points = calculation.points
     if points <= 0:
+        why = explanation.get("note") or "no rule gave points"
         return Outcome(
             Status.NO_EFFECT,
-            f"order total {data.total} {data.currency} earns no points",
+            f"order {data.order_id} ({data.total} {data.currency}) earns no points: {why}",
             member=external_id,
             enrolled=enrolled,
         )
+    rules.consume(member.id, calculation)
+    order.earning = record(calculation, order_in.lines)
     vests_at = (
         event.occurred_at + timedelta(days=program.pending_days) if program.pending_days else None
     )
@@ -214,9 +255,8 @@ def order_placed(batch: Batch, item: Item) -> Outcome:
     )
     return Outcome(
         Status.APPLIED,
-        f"{points} points for order {data.order_id}: {explanation['base']} {data.currency} x "
-        f"{explanation['rate']} rounded {program.rounding} (program v{program.version}), "
-        f"{where}",
+        f"{points} points for order {data.order_id}: {summary(calculation)} "
+        f"(program v{program.version}), {where}",
         member=external_id,
         enrolled=enrolled,
         postings=[posting],
@@ -230,9 +270,17 @@ def _reverse(
     points: int,
     reason: str,
     member: MemberState | None,
+    by_rule: dict[str, int] | None = None,
 ) -> list[PostingDraft]:
     if points <= 0 or member is None:
         return []
+    detail: dict[str, Any] = {
+        "order_points_earned": order.points_earned,
+        "order_points_reversed_before": order.points_reversed,
+    }
+    if by_rule:
+        detail["rules"] = by_rule
+        detail["program_version"] = (order.earning or {}).get("v")
     postings = ledger.claw_back(
         member.book,
         points,
@@ -241,14 +289,29 @@ def _reverse(
         terms=batch.terms,
         order_id=order.order_id,
         event_id=item.row_id,
-        detail={
-            "order_points_earned": order.points_earned,
-            "order_points_reversed_before": order.points_reversed,
-        },
+        detail=detail,
     )
     order.points_reversed += points
     batch.part(BOOKS).post(member.book, postings)
     return postings
+
+
+def _give_back(batch: Batch, order: OrderState, reversal: Reversal) -> None:
+    """The limits and budgets the reversed points counted in get them back."""
+    counted = (order.earning or {}).get("r", {})
+    if order.member_id is None:
+        return
+    part = batch.part(RULES)
+    for rule_id, points in reversal.points.items():
+        if rule_id in counted:
+            part.give_back(
+                order.member_id,
+                rule_id,
+                periods=counted[rule_id].get("p", ()),
+                points=points,
+                count=rule_id in reversal.whole,
+                budget=bool(counted[rule_id].get("b")),
+            )
 
 
 def _reversed(
@@ -291,7 +354,12 @@ def _owner(batch: Batch, order: OrderState) -> MemberState | None:
 @handler(
     "order.refunded",
     schema=OrderRefunded,
-    needs={ORDERS: _named_order, MEMBERS: _order_owner, BOOKS: _owner_wallet},
+    needs={
+        ORDERS: _named_order,
+        MEMBERS: _order_owner,
+        RULES: _reversed_rules,
+        BOOKS: _owner_wallet,
+    },
 )
 def order_refunded(batch: Batch, item: Item) -> Outcome:
     assert isinstance(item.event, OrderRefunded)
@@ -311,6 +379,23 @@ def order_refunded(batch: Batch, item: Item) -> Outcome:
             f" of {format_amount(order.total, order.currency)} {order.currency} refunded already",
             field=f"{path}data.amount",
         )
+    reversal: Reversal | None = None
+    if order.earning is not None:
+        try:
+            reversal = refund(
+                order.earning,
+                lines=[RefundedLine(line.id, line.sku, line.quantity) for line in data.lines],
+                amount=amount,
+                total=order.total,
+                refunded_before=order.refunded,
+            )
+        except RefundError as exc:
+            raise InvalidInput(str(exc), field=f"{path}data.{exc.at}") from None
+    elif data.lines:
+        raise InvalidInput(
+            f"order {order.order_id!r} was reported without lines: refund it by amount",
+            field=f"{path}data.lines",
+        )
     order.refunded += amount
     order.changed = True
     member = _owner(batch, order)
@@ -320,24 +405,45 @@ def order_refunded(batch: Batch, item: Item) -> Outcome:
         # nothing off again.
         member.total_spent -= amount
         member.changed = True
-    target = clawback_target(order.points_earned, order.total, order.refunded)
-    claw = target - order.points_reversed
+    if reversal is not None:
+        claw = reversal.total
+        _give_back(batch, order, reversal)
+    else:
+        claw = clawback_target(order.points_earned, order.total, order.refunded)
+        claw -= order.points_reversed
     refunded = f"{data.amount} {order.currency}"
-    postings = _reverse(batch, item, order, claw, f"Refund on order {order.order_id}", member)
+    postings = _reverse(
+        batch,
+        item,
+        order,
+        claw,
+        f"Refund on order {order.order_id}",
+        member,
+        reversal.points if reversal else None,
+    )
+    what = (
+        f"{len(data.lines)} line{'s' if len(data.lines) != 1 else ''} "
+        if data.lines
+        else f"{refunded} of {format_amount(order.total, order.currency)} "
+    )
     return _reversed(
         member,
         postings,
         nothing=f"refund of {refunded} recorded; no points to take back",
-        done=f"{claw} points taken back: {refunded} of "
-        f"{format_amount(order.total, order.currency)} refunded, the order earned "
-        f"{order.points_earned}",
+        done=f"{claw} points taken back: {what}refunded, of the {order.points_earned} the "
+        "order earned",
     )
 
 
 @handler(
     "order.cancelled",
     schema=OrderCancelled,
-    needs={ORDERS: _named_order, MEMBERS: _order_owner, BOOKS: _owner_wallet},
+    needs={
+        ORDERS: _named_order,
+        MEMBERS: _order_owner,
+        RULES: _reversed_rules,
+        BOOKS: _owner_wallet,
+    },
 )
 def order_cancelled(batch: Batch, item: Item) -> Outcome:
     assert isinstance(item.event, OrderCancelled)
@@ -354,8 +460,16 @@ def order_cancelled(batch: Batch, item: Item) -> Outcome:
         member.orders_count -= 1
         member.total_spent -= order.total - order.refunded
         member.changed = True
-    claw = order.points_earned - order.points_reversed
-    postings = _reverse(batch, item, order, claw, f"Order {order.order_id} cancelled", member)
+    if order.earning is not None:
+        reversal = cancel(order.earning)
+        claw = reversal.total
+        _give_back(batch, order, reversal)
+        by_rule: dict[str, int] | None = reversal.points
+    else:
+        claw, by_rule = order.points_earned - order.points_reversed, None
+    postings = _reverse(
+        batch, item, order, claw, f"Order {order.order_id} cancelled", member, by_rule
+    )
     return _reversed(
         member,
         postings,

@@ -1,5 +1,6 @@
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -35,3 +36,8 @@ class Order(TenantScoped, Base):
     points_reversed: Mapped[int] = mapped_column(Points, default=0)
     placed_at: Mapped[datetime]
     event_id: Mapped[uuid.UUID]
+    # How the points were earned, as the refunds reverse them (patron.orders.earning): each
+    # share of the order (a line, shipping, tax, the order's own bonuses) with the points each
+    # rule gave it and the part refunded so far. Null for orders placed before rules existed
+    # or that earned nothing.
+    earning: Mapped[dict[str, Any] | None]

@@ -24,6 +24,7 @@ _FIELDS = (
     "points_reversed",
     "placed_at",
     "event_id",
+    "earning",
 )
 
 
@@ -74,6 +75,7 @@ def update_op(tenant_id: uuid.UUID, orders: Iterable[OrderState]) -> Op:
                 refunded=o.refunded,
                 status=o.status,
                 points_reversed=o.points_reversed,
+                earning=o.earning,
             )
             for o in orders
         ],

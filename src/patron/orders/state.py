@@ -4,6 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class OrderStatus(StrEnum):
@@ -26,5 +27,7 @@ class OrderState:
     points_reversed: int
     placed_at: datetime
     event_id: uuid.UUID
+    # How the points were earned (patron.orders.earning); None: in proportion to the amount.
+    earning: dict[str, Any] | None = None
     is_new: bool = False
     changed: bool = False

@@ -20,14 +20,19 @@ router = APIRouter(prefix="/program", tags=["program"])
     description="The program version in force: what customers earn per unit of currency, how "
     "long points stay pending, when they expire, what a refund does to points already spent. "
     "The body can be edited and sent back with PUT: its `version` makes that PUT fail if "
-    "another version was published in between.",
+    "another version was published in between. A storefront credential (publishable key, "
+    "member token) reads it without `rules` and `custom_events`: conditions, budgets and "
+    "campaigns are the merchant's business.",
     responses={409: {"description": "The shop has no published program yet."}},
 )
 def get_program(
     session: SessionDep,
     principal: Annotated[Principal, Depends(require(PROGRAM_READ, storefront="public"))],
 ) -> Program:
-    return programs.get(session, tenant_id=principal.tenant_id, version=principal.program_version)
+    program = programs.get(
+        session, tenant_id=principal.tenant_id, version=principal.program_version
+    )
+    return program.for_storefront() if principal.storefront else program
 
 
 @router.put(

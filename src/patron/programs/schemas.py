@@ -206,6 +206,11 @@ class Program(ProgramDocument):
     version: int = Field(description="Published version number.", examples=[3])
     published_at: datetime = Field(description="When this version was published.")
 
+    def for_storefront(self) -> "Program":
+        """What a shopper's browser may read: the terms, not the rules (their conditions,
+        budgets and schedules of campaigns to come are the merchant's business)."""
+        return self.model_copy(update={"rules": [], "custom_events": {}})
+
     @property
     def terms(self) -> Terms:
         """What the ledger records and applies for the program's points."""

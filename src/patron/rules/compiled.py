@@ -188,3 +188,14 @@ class RuleSet:
 
     def listens_to(self, event_type: str) -> bool:
         return event_type in self.by_type
+
+    def limited(self, event_type: str) -> list[tuple[str, list[str]]]:
+        """The rules of `event_type` with limits, and their periods ("day", "lifetime"...)."""
+        return [
+            (r.rule.id, [limit.per for limit in r.rule.limits])
+            for r in self.by_type.get(event_type, [])
+            if r.rule.limits
+        ]
+
+    def budgeted(self, event_type: str) -> list[str]:
+        return [r.rule.id for r in self.by_type.get(event_type, []) if r.rule.budget is not None]

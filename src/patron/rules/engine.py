@@ -101,6 +101,9 @@ class MemberIn:
     points: int = 0
     first_order_at: datetime | None = None
     last_order_at: datetime | None = None
+    birthday: str = ""
+    enrolled_at: datetime | None = None
+    accepts_marketing: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,11 +164,21 @@ class Calculation:
     rounding: str
     version: int | None
     note: str | None = None
+    # The order's earning base ("42.99") and currency, and the program's rate; None for
+    # events without an order.
+    base: str | None = None
+    currency: str | None = None
+    rate: str | None = None
 
     def explanation(self) -> dict[str, Any]:
         """How the points were computed, as stored with the credit and shown to people."""
         out: dict[str, Any] = {
             "program_version": self.version,
+            **(
+                {"base": self.base, "currency": self.currency, "rate": self.rate}
+                if self.base is not None
+                else {}
+            ),
             "points": self.points,
             "raw": plain(self.raw),
             "rounding": self.rounding,
@@ -274,11 +287,14 @@ class Evaluation:
                 orders=member.orders,
                 spend=money(member.spend),
                 points=member.points,
+                birthday=member.birthday,
+                accepts_marketing=member.accepts_marketing,
                 **{
                     k: v
                     for k, v in (
                         ("first_order_at", member.first_order_at),
                         ("last_order_at", member.last_order_at),
+                        ("enrolled_at", member.enrolled_at),
                     )
                     if v is not None
                 },
@@ -382,7 +398,9 @@ def calculate(
     version = getattr(program, "version", None)
 
     def done(note: str | None = None, raw: Decimal = ZERO) -> Calculation:
-        return Calculation(0, [], [], skipped, raw, program.rounding, version, note)
+        return Calculation(
+            0, [], [], skipped, raw, program.rounding, version, note, **_base(program, order, bases)
+        )
 
     minimum = rules.minimum_minor(order)
     if order is not None and minimum is not None and sum(bases) < minimum:
@@ -485,7 +503,19 @@ def calculate(
         program.rounding,
         version,
         note,
+        **_base(program, order, bases),
     )
+
+
+def _base(program: Any, order: OrderIn | None, bases: Sequence[int]) -> dict[str, str | None]:
+    if order is None:
+        return {}
+    unit = Decimal(10) ** -order.exponent
+    return {
+        "base": f"{sum(bases) * unit:f}",
+        "currency": order.currency,
+        "rate": plain(program.points_per_unit),
+    }
 
 
 def _slots(rules: RuleSet, order: OrderIn | None) -> tuple[list[Slot], list[int], list[str]]:

@@ -13,9 +13,9 @@ number 0):
   earning base), lines (sku, product_id, category, tags, quantity, unit_price, discount,
   amount, gift_card); money as a double in currency units, so compare with `50.0`.
 - `line`: one order line, in a rule's line filter.
-- `member`: id, email, name, tier, enrolled_via, orders, spend, first_order_at and
-  last_order_at (timestamps; `has(member.first_order_at)`), points: as they were before the
-  event.
+- `member`: id, email, name, birthday ("1990-12-10"), tier, enrolled_via, enrolled_at,
+  accepts_marketing, orders, spend, first_order_at and last_order_at (timestamps;
+  `has(member.first_order_at)`), points (available): as they were before the event.
 - `event`: id, type, occurred_at.
 - `data`: the event's data, typed by its type (a review's rating, a share's network, a
   custom event's fields as the program declares them).
@@ -83,6 +83,9 @@ MEMBER = {
     "points": "integer",
     "first_order_at": "timestamp",
     "last_order_at": "timestamp",
+    "birthday": "string",
+    "enrolled_at": "timestamp",
+    "accepts_marketing": "boolean",
 }
 EVENT = {"id": "string", "type": "string", "occurred_at": "timestamp"}
 NOW = {

@@ -19,7 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 from patron.kit.json_types import DateString, DateTimeString, JsonBool, JsonInt, Text
 from patron.rules.expressions import FieldType
@@ -37,11 +37,14 @@ class _Strict(BaseModel):
 
 
 def _decimal_text(value: object) -> object:
-    if isinstance(value, float):
-        raise ValueError(
-            'must be a decimal string such as "1.5", not a JSON number with a fraction'
-        )
+    if value is not None and not isinstance(value, str | Decimal):
+        raise ValueError('must be a decimal string such as "1.5" (JSON numbers are refused)')
     return value
+
+
+# One schema for reading and writing (a decimal goes out as a string too), so that the
+# OpenAPI document has one `Rule` model and generated clients one class.
+DecimalText = WithJsonSchema({"type": "string", "pattern": r"^[0-9]+(\.[0-9]+)?$"})
 
 
 class LineScope(_Strict):
@@ -168,7 +171,7 @@ class Rule(_Strict):
         None, description="Order events only: the lines it applies to (all when left out)."
     )
     rate: Annotated[
-        Decimal | None,
+        Annotated[Decimal, DecimalText] | None,
         Field(
             ge=0,
             le=10_000,
@@ -180,13 +183,14 @@ class Rule(_Strict):
         ),
     ] = None
     multiplier: Annotated[
-        Decimal | None,
+        Annotated[Decimal, DecimalText] | None,
         Field(
             ge=0,
             le=100,
             max_digits=8,
             decimal_places=4,
-            description="Multiplies the points of the lines in scope; 0 excludes them.",
+            description="Multiplies the points of the lines in scope: 0 (excludes them) or at "
+            "least 1. Multipliers add up: 2 and 3 on one line make 4.",
             examples=["2"],
         ),
     ] = None
@@ -256,6 +260,11 @@ class Rule(_Strict):
                 raise ValueError(f"a rule on {self.on} pays once per event: per must be order")
         if self.multiplied and (self.kind != "points" or self.per == "order"):
             raise ValueError("multiplied is for bonuses paid per line or per unit")
+        if self.multiplier is not None and 0 < self.multiplier < 1:
+            raise ValueError(
+                "a multiplier is 0 (excludes lines) or at least 1; to earn less on some lines, "
+                "give them a lower rate"
+            )
         if self.group and self.multiplier == 0:
             raise ValueError("a multiplier of 0 excludes lines; it cannot compete in a group")
         return self
