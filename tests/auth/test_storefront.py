@@ -143,7 +143,7 @@ def world(base_url: str, db: Database, clock: FrozenClock) -> Iterator[World]:
                 {
                     "id": "reviews",
                     "name": "Reviews",
-                    "on": "review.written",
+                    "event": "review.written",
                     "points": 10,
                     "budget": 1000,
                 }

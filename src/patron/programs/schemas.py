@@ -142,14 +142,14 @@ class ProgramDocument(BaseModel):
                 why = "is the program's own rate" if rule.id == "base" else "is taken"
                 _refuse(f"rules.{i}.id", f"rule id {rule.id!r} {why}: ids must be unique")
             seen[rule.id] = i
-            custom = rule.on.removeprefix(CUSTOM_PREFIX)
-            known = rule.on in RULE_EVENTS or (
-                rule.on.startswith(CUSTOM_PREFIX) and custom in self.custom_events
+            custom = rule.event.removeprefix(CUSTOM_PREFIX)
+            known = rule.event in RULE_EVENTS or (
+                rule.event.startswith(CUSTOM_PREFIX) and custom in self.custom_events
             )
             if not known:
                 _refuse(
-                    f"rules.{i}.on",
-                    f"rule {rule.id!r} listens to {rule.on!r}, which is not an event rules can "
+                    f"rules.{i}.event",
+                    f"rule {rule.id!r} listens to {rule.event!r}, which is not an event rules can "
                     f"use: {', '.join(RULE_EVENTS)} or custom.<name> declared in custom_events",
                 )
             if rule.group is not None:

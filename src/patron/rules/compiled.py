@@ -106,8 +106,8 @@ class RuleSet:
             if not rule.active:
                 continue
             compiled = self._compile(i, rule)
-            self.by_type.setdefault(rule.on, []).append(compiled)
-            if rule.on == "order.placed":
+            self.by_type.setdefault(rule.event, []).append(compiled)
+            if rule.event == "order.placed":
                 self._place(compiled)
 
     def data_message(self, event_type: str) -> str:
@@ -116,7 +116,7 @@ class RuleSet:
     def _compile(self, i: int, rule: Rule) -> CompiledRule:
         at = f"rules.{i}"
         compiled = CompiledRule(rule, i)
-        types, on = self.types, rule.on
+        types, on = self.types, rule.event
         try:
             if rule.when is not None:
                 at = f"rules.{i}.when"

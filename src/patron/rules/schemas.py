@@ -155,7 +155,7 @@ class Rule(_Strict):
         description="Shown in explanations.",
         examples=["Double points weekend"],
     )
-    on: str = Field(
+    event: str = Field(
         "order.placed",
         pattern=EVENT_TYPE,
         description="The event type it listens to.",
@@ -249,15 +249,15 @@ class Rule(_Strict):
                 "a rule gives exactly one of rate, multiplier or points"
                 + (f" (this one gives {', '.join(given)})" if given else "")
             )
-        if self.on != "order.placed":
+        if self.event != "order.placed":
             if self.kind != "points":
                 raise ValueError(
-                    f"a rule on {self.on} gives points (rates and multipliers are for orders)"
+                    f"a rule on {self.event} gives points (rates and multipliers are for orders)"
                 )
             if self.lines is not None:
-                raise ValueError(f"a rule on {self.on} has no lines to scope")
+                raise ValueError(f"a rule on {self.event} has no lines to scope")
             if self.per != "order":
-                raise ValueError(f"a rule on {self.on} pays once per event: per must be order")
+                raise ValueError(f"a rule on {self.event} pays once per event: per must be order")
         if self.multiplied and (self.kind != "points" or self.per == "order"):
             raise ValueError("multiplied is for bonuses paid per line or per unit")
         if self.multiplier is not None and 0 < self.multiplier < 1:
