@@ -15,29 +15,20 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import patron.handlers  # noqa: F401  (registers the event types)
 from patron.events.schemas import EventBase
 from patron.ingest.registry import registry
-from patron.programs.schemas import ProgramDocument
+from patron.programs.examples import example_program
 
 TENANT = "demo"
 # Thirteen months rather than twelve so that, with points valid 365 days, the first
 # month's unspent points expire before the demo ends.
 DAYS = 395
-PROGRAM = ProgramDocument(
-    name="Bean Club",
-    currency="USD",
-    points_per_unit=Decimal(1),
-    rounding="down",
-    pending_days=14,
-    expiry_days=365,
-    negative_balance="forbid",
-    auto_enroll=True,
-    timezone="UTC",
-)
+# The coffee roaster's program of docs/programs/: a point per dollar, 14 days pending, a
+# year's validity, a welcome bonus and a birthday treat.
+PROGRAM = example_program("coffee")
 # Points price of each reward, dearest first: a member takes the dearest one they can afford.
 REWARDS: tuple[tuple[int, str], ...] = (
     (500, "$25 off your next order"),
