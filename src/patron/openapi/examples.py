@@ -25,6 +25,15 @@ PROGRAM_IN = {
     "pending_days": 14,
     "expiry_days": 365,
     "negative_balance": "forbid",
+    "rules": [
+        {
+            "id": "gift-boxes-x2",
+            "name": "Double points on gift boxes",
+            "multiplier": "2",
+            "lines": {"categories": ["gifts"]},
+            "when": "order.base >= 30.0",
+        }
+    ],
 }
 ORDER_PLACED = {
     "id": "evt_1001",
@@ -44,8 +53,20 @@ ORDER_PLACED_WITH_LINES = {
         "total": "19.90",
         "subtotal": "17.90",
         "lines": [
-            {"sku": "BEAN-250", "category": "coffee", "quantity": 1, "unit_price": "12.50"},
-            {"sku": "FILTER-100", "category": "accessories", "quantity": 2, "unit_price": "2.70"},
+            {
+                "id": "L1",
+                "sku": "BEAN-250",
+                "category": "coffee",
+                "quantity": 1,
+                "unit_price": "12.50",
+            },
+            {
+                "id": "L2",
+                "sku": "FILTER-100",
+                "category": "accessories",
+                "quantity": 2,
+                "unit_price": "2.70",
+            },
         ],
     },
 }
@@ -55,6 +76,18 @@ ORDER_REFUNDED = {
     "occurred_at": LATER,
     "customer": {"external_id": "cust_1042"},
     "data": {"order_id": "#1001", "amount": "42.25", "reason": "One bag arrived damaged"},
+}
+ORDER_REFUNDED_LINES = {
+    "id": "evt_1006",
+    "type": "order.refunded",
+    "occurred_at": LATER,
+    "customer": {"external_id": "cust_2001"},
+    "data": {
+        "order_id": "#1002",
+        "amount": "12.50",
+        "lines": [{"id": "L1", "quantity": 1}],
+        "reason": "Wrong grind",
+    },
 }
 ORDER_CANCELLED = {
     "id": "evt_1004",
@@ -91,14 +124,22 @@ EARN: dict[str, Any] = {
     "event_id": "01a20a43-54ae-75b2-9773-0cdbeb0dfcfb",
     "program_version": 1,
     "detail": {
-        "rule": "base_rate",
+        "program_version": 1,
         "base": "84.50",
         "currency": "USD",
         "rate": "1",
+        "points": 84,
         "raw": "84.5",
         "rounding": "down",
-        "points": 84,
-        "program_version": 1,
+        "rules": [
+            {
+                "rule": "base",
+                "name": "Points per unit of currency",
+                "rate": "1",
+                "points": 84,
+                "lines": ["items"],
+            }
+        ],
         "account": "pending",
     },
     "entries": [{"account": "pending", "amount": 84}, {"account": "issued", "amount": -84}],
@@ -116,6 +157,8 @@ CLAW_BACK = {
     "detail": {
         "order_points_earned": 84,
         "order_points_reversed_before": 0,
+        "rules": {"base": 42},
+        "program_version": 1,
         "from_pending": 42,
         "from_available": 0,
         "into_debt": 0,
@@ -155,21 +198,35 @@ SECOND_ORDER_RESULT = {
     "duplicate": False,
     "member": "cust_2001",
     "enrolled": True,
-    "points": 19,
-    "message": "19 points for order #1002: 19.90 USD x 1 rounded down (program v1), pending "
+    "points": 17,
+    "message": "17 points for order #1002: 17.90 USD x 1 rounded down (program v1), pending "
     "until 2026-12-06",
     "postings": [
         {
             **EARN,
             "id": "01a20a43-54e5-7336-b781-6a5ecd34b34b",
-            "points": 19,
+            "points": 17,
             "reason": "Order #1002",
             "order_id": "#1002",
             "event_id": "01a20a43-54dc-7703-8f94-4197c327a427",
-            "detail": {**EARN["detail"], "base": "19.90", "raw": "19.9", "points": 19},
+            "detail": {
+                **EARN["detail"],
+                "base": "17.90",
+                "raw": "17.9",
+                "points": 17,
+                "rules": [
+                    {
+                        "rule": "base",
+                        "name": "Points per unit of currency",
+                        "rate": "1",
+                        "points": 17,
+                        "lines": ["L1", "L2"],
+                    }
+                ],
+            },
             "entries": [
-                {"account": "pending", "amount": 19},
-                {"account": "issued", "amount": -19},
+                {"account": "pending", "amount": 17},
+                {"account": "issued", "amount": -17},
             ],
             "created_at": LATER,
         }
@@ -183,7 +240,7 @@ REFUND_RESULT = {
     "member": "cust_1042",
     "enrolled": False,
     "points": -42,
-    "message": "42 points taken back: 42.25 USD of 84.50 refunded, the order earned 84",
+    "message": "42 points taken back: 42.25 USD of 84.50 refunded, of the 84 the order earned",
     "postings": [CLAW_BACK],
 }
 MEMBER = {
@@ -475,6 +532,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             "order.placed": ORDER_PLACED,
             "order.placed with lines": ORDER_PLACED_WITH_LINES,
             "order.refunded": ORDER_REFUNDED,
+            "order.refunded by line": ORDER_REFUNDED_LINES,
             "order.cancelled": ORDER_CANCELLED,
             "member.enrolled": MEMBER_ENROLLED,
         },
