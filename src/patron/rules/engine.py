@@ -257,7 +257,8 @@ def shares_of(total: int, raws: Sequence[Decimal]) -> list[int]:
 
 
 class Evaluation:
-    """One event's evaluation: the values every expression sees, built once."""
+    """One event's evaluation: the values every expression sees, built once, on the first
+    expression evaluated (an event that meets no expression never builds them)."""
 
     def __init__(
         self,
@@ -270,6 +271,18 @@ class Evaluation:
     ) -> None:
         self.rules = rules
         self.local = local_time(event.occurred_at, rules.timezone)
+        self._inputs = (event, member, order, bases)
+        self._activation: Any = None
+
+    def value(self, compiled: Any) -> Any:
+        if self._activation is None:
+            self._activation = self._activate(*self._inputs)
+        return evaluate(compiled, self._activation)
+
+    def _activate(
+        self, event: EventIn, member: MemberIn, order: OrderIn | None, bases: Sequence[int]
+    ) -> Any:
+        rules = self.rules
         types = rules.types
         unit = Decimal(10) ** -order.exponent if order else Decimal(1)
 
@@ -347,10 +360,7 @@ class Evaluation:
                 rules.data_message(event.type),
                 **{k: v for k, v in event.data.items() if v is not None},
             )
-        self.activation = types.env(event.type).Activation(values)
-
-    def value(self, compiled: Any) -> Any:
-        return evaluate(compiled, self.activation)
+        return types.env(event.type).Activation(values)
 
 
 def _scheduled(rule: CompiledRule, local: datetime) -> bool:
