@@ -25,6 +25,7 @@ from patron.kit.cors import Cors
 from patron.kit.limits import BodyLimits
 from patron.kit.opaque import KeepEncodedSlashes
 from patron.kit.responses import REQUEST_ID, ProblemResponse, problem_body
+from patron.kit.yaml_bodies import YamlBodies
 from patron.ledger.tasks import run_periodically
 from patron.openapi import install_openapi
 from patron.ops.api import pool_reader
@@ -200,6 +201,10 @@ def create_app(
     metrics = app.state.metrics = Metrics(pool_reader(db))
     install_error_handlers(app)
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes)
+    # Outside BodyLimits: a YAML program reaches it (and the route) as JSON.
+    app.add_middleware(
+        YamlBodies, paths=("/v1/program", "/v1/program/"), max_bytes=settings.max_body_bytes
+    )
     app.add_middleware(KeepEncodedSlashes)
     if origins := settings.cors_origin_list():  # the storefront's pages (docs/storefront.md)
         app.add_middleware(

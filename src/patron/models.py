@@ -7,7 +7,7 @@ from patron.events.models import Event
 from patron.ledger.models import Balance, Entry, Lot, LotUse, Posting
 from patron.members.models import Member, MemberMerge
 from patron.orders.models import Order
-from patron.programs.models import ProgramVersion
+from patron.programs.models import ProgramDraft, ProgramVersion
 from patron.redemptions.models import Redemption
 from patron.rules.models import RuleBudget, RuleUsage
 
@@ -24,6 +24,7 @@ __all__ = [
     "MemberMerge",
     "Order",
     "Posting",
+    "ProgramDraft",
     "ProgramVersion",
     "Redemption",
     "RuleBudget",

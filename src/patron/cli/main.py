@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from patron import __version__
-from patron.cli import demo, keys, tenants
+from patron.cli import demo, keys, program, tenants
 from patron.cli.common import (
     EXIT_FAILED,
     EXIT_STATUSES,
@@ -55,6 +55,7 @@ def _options(
 
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(keys.app, name="keys")
+app.add_typer(program.app, name="program")
 jobs_app = typer.Typer(help="Scheduled work.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.command("demo")(demo.demo)

@@ -155,6 +155,17 @@ class EventResult(BaseModel):
     )
 
 
+class EventPreview(EventResult):
+    """What an event would do: nothing of it was stored."""
+
+    preview: bool = Field(description="Always true: nothing was written.", examples=[True])
+    program_version: int = Field(
+        description="The program version it was run under (the draft's would-be number when "
+        "run against the draft).",
+        examples=[4],
+    )
+
+
 class BatchResult(BaseModel):
     results: list[EventResult] = Field(
         description="One result per event, in the order the events were sent."

@@ -8,9 +8,9 @@ like every other 422.
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
@@ -22,7 +22,7 @@ from patron.auth.scopes import EVENTS_WRITE
 from patron.db.session import Database, Retry, get_database
 from patron.errors import PatronError
 from patron.events.errors import EventInFlight
-from patron.events.schemas import BatchResult, EventBase, EventResult
+from patron.events.schemas import BatchResult, EventBase, EventPreview, EventResult
 from patron.ingest.pipeline import pipeline
 from patron.ingest.registry import registry
 from patron.kit.responses import JSONBytes
@@ -180,3 +180,76 @@ async def post_batch(request: Request, clock: ClockDep) -> Any:
     raw = await request.body()
     results = await _counted(request, raw, clock.now(), True)
     return JSONBytes({"results": results})
+
+
+class _Preview(Exception):
+    """Raised out of a preview's unit of work so that everything it did is rolled back."""
+
+    def __init__(self, result: dict[str, Any], version: int) -> None:
+        self.result = result
+        self.version = version
+
+
+def _preview(
+    db: Database, request: Request, raw: bytes, now: datetime, against: str
+) -> dict[str, Any]:
+    """The event through the real pipeline, under the live program or the draft, in a unit of
+    work that is always rolled back."""
+
+    def work(session: Session) -> None:
+        principal = authenticate(request, session, EVENTS_WRITE)
+        [event] = _parse(raw, False)
+        if against == "draft":
+            program = programs.draft_program(session, tenant_id=principal.tenant_id, now=now)
+        else:
+            program = programs.get(
+                session, tenant_id=principal.tenant_id, version=principal.program_version
+            )
+        [result] = pipeline.ingest(
+            session,
+            tenant_id=principal.tenant_id,
+            program=program,
+            events=[event],
+            now=now,
+            field_prefix="",
+        )
+        raise _Preview(result, program.version)
+
+    try:
+        db.run(work)
+    except _Preview as done:
+        return {**done.result, "preview": True, "program_version": done.version}
+    raise AssertionError("a preview always rolls back")
+
+
+@router.post(
+    "/preview",
+    response_model=EventPreview,
+    summary="Preview one event",
+    description="What one event would do, under the published program or the draft: the "
+    "points, the postings and the explanation `POST /v1/events` would return, computed by "
+    "the same code against the shop's real members and orders, and then rolled back. Nothing "
+    "is stored: the event can be sent for real afterwards. An invalid event gets the same "
+    "422 as sending it.",
+    responses={
+        404: {"description": "`program=draft` and the shop has no draft."},
+        409: {
+            "description": "The shop has no published program yet, or the event's id was "
+            "sent before with other content."
+        },
+    },
+    openapi_extra=_body("EventIn"),
+)
+async def preview_event(
+    request: Request,
+    clock: ClockDep,
+    program: Annotated[
+        Literal["live", "draft"],
+        Query(description="Run it under the published program (`live`) or the draft."),
+    ] = "live",
+) -> Any:
+    raw = await request.body()
+    result = await run_in_threadpool(
+        _preview, get_database(request), request, raw, clock.now(), program
+    )
+    return JSONBytes(result)

@@ -312,6 +312,16 @@ def _no_program(instance: str) -> dict[str, Any]:
     return _problem(409, *NO_PROGRAM, NO_PROGRAM_DETAIL, instance, None)
 
 
+def _no_draft(instance: str) -> dict[str, Any]:
+    detail = "this shop has no draft of its program: save one with PUT /v1/program?draft=true"
+    return _problem(404, "no-draft", "No draft", detail, instance, "draft")
+
+
+DRAFT = {**PROGRAM, "based_on": 1, "saved_at": LATER}
+for _read_only in ("version", "published_at"):
+    DRAFT.pop(_read_only)
+
+
 def _member_not_found(instance: str) -> dict[str, Any]:
     detail = "no member with external id 'cust_1042'"
     return _problem(404, "member-not-found", "Member not found", detail, instance, "external_id")
@@ -397,6 +407,49 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "get_program": {
         "responses": {"200": PROGRAM},
         "problems": {"409": [_no_program("/v1/program")]},
+    },
+    "get_draft": {
+        "responses": {"200": DRAFT},
+        "problems": {"404": [_no_draft("/v1/program/draft")]},
+    },
+    "discard_draft": {"problems": {"404": [_no_draft("/v1/program/draft")]}},
+    "publish_draft": {
+        "request": {"version": 1},
+        "responses": {"200": {**PROGRAM, "version": 2}},
+        "problems": {
+            "404": [_no_draft("/v1/program/publish")],
+            "409": [
+                _problem(
+                    409,
+                    "program-changed",
+                    "Program changed",
+                    "this edit starts from version 1, but version 2 was published since: read "
+                    "the program again and apply the edit to it",
+                    "/v1/program/publish",
+                    "version",
+                )
+            ],
+        },
+    },
+    "list_versions": {
+        "responses": {
+            "200": {
+                "items": [
+                    {"version": 2, "name": "Bean Club", "rules": 1, "published_at": LATER},
+                    {"version": 1, "name": "Bean Club", "rules": 0, "published_at": AT},
+                ],
+                "next_before": None,
+            }
+        }
+    },
+    "get_version": {"responses": {"200": PROGRAM}},
+    "preview_event": {
+        "requests": {"order.placed": ORDER_PLACED},
+        "responses": {"200": {**PLACED_RESULT, "preview": True, "program_version": 1}},
+        "problems": {
+            "404": [_no_draft("/v1/events/preview")],
+            "409": [_no_program("/v1/events/preview")],
+        },
     },
     "publish_program": {
         "request": PROGRAM_IN,

@@ -215,3 +215,42 @@ class Program(ProgramDocument):
     def terms(self) -> Terms:
         """What the ledger records and applies for the program's points."""
         return Terms(self.version, self.negative_balance, self.expiry_days)
+
+
+class ProgramDraftOut(ProgramDocument):
+    """The shop's draft: a program document not yet published."""
+
+    based_on: int | None = Field(
+        description="The published version it was edited from (null: none was published).",
+        examples=[3],
+    )
+    saved_at: datetime = Field(description="When the draft was last saved.")
+
+
+class ProgramPublish(BaseModel):
+    """What `POST /v1/program/publish` takes (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: JsonInt | None = Field(
+        None,
+        ge=1,
+        description="Publish only if this is still the published version (else 409): the "
+        "version the draft's editor started from. Leave it out to publish unconditionally.",
+        examples=[3],
+    )
+
+
+class VersionSummary(BaseModel):
+    version: int = Field(description="Published version number.", examples=[3])
+    name: str = Field(description="The program's name in that version.", examples=["Bean Club"])
+    rules: int = Field(description="How many rules it has.", examples=[4])
+    published_at: datetime = Field(description="When it was published.")
+
+
+class VersionList(BaseModel):
+    items: list[VersionSummary] = Field(description="Newest first.")
+    next_before: int | None = Field(
+        description="Pass as `before` for the next, older page; null on the last page.",
+        examples=[None],
+    )
