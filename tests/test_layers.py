@@ -33,7 +33,7 @@ LAYERS: list[frozenset[str]] = [
     frozenset({"events"}),
     frozenset({"ingest"}),
     frozenset({"members"}),
-    frozenset({"orders"}),
+    frozenset({"orders", "engagement"}),
     frozenset({"redemptions"}),
 ]
 TOP = frozenset({"api", "app", "handlers", "checks", "cli", "models", "openapi"})

@@ -18,6 +18,7 @@ from patron.api import router
 from patron.auth.service import KEY_HEADER
 from patron.config import Settings, get_settings
 from patron.db.session import Database
+from patron.engagement.tasks import birthdays
 from patron.errors import PatronError
 from patron.ingest.registry import registry
 from patron.kit.clock import Clock, SystemClock
@@ -175,6 +176,7 @@ def create_app(
             scheduler = threading.Thread(
                 target=run_periodically,
                 args=(db, app.state.clock, interval, stop, programs.terms_for, metrics.settled),
+                kwargs={"also": lambda db, now: birthdays(db, now=now)},
                 name="patron-jobs",
                 daemon=True,
             )

@@ -263,7 +263,9 @@ class TestJobsRun:
 
         result = patron(database_url, "jobs", "run")
         assert result.exit_code == 0, result.output
-        assert text(result) == "vested 50 points in 1 lots; expired 80 points in 1 lots"
+        assert (
+            text(result) == "vested 50 points in 1 lots; expired 80 points in 1 lots; 0 birthdays"
+        )
 
         with api(base_url, vesting.key) as client:
             points = client.get("/v1/members/c1").json()["points"]
@@ -277,7 +279,7 @@ class TestJobsRun:
         assert violations(db, expiring) == []
 
         again = patron(database_url, "jobs", "run")
-        assert text(again) == "vested 0 points in 0 lots; expired 0 points in 0 lots"
+        assert text(again) == "vested 0 points in 0 lots; expired 0 points in 0 lots; 0 birthdays"
 
     def test_now_runs_the_jobs_as_of_another_time(
         self, database_url: str, db: Database, base_url: str, clock: FrozenClock

@@ -48,7 +48,7 @@ class ReviewData(Strict):
 class ReviewWritten(EventBase):
     """A new event type, unknown to src/: a customer reviewed a product."""
 
-    type: Literal["review.written"]
+    type: Literal["poll.answered"]
     data: ReviewData
 
 
@@ -57,7 +57,7 @@ def review_written(
 ) -> dict[str, Any]:
     return {
         "id": id or event_id(),
-        "type": "review.written",
+        "type": "poll.answered",
         "occurred_at": at.isoformat(),
         "customer": {"external_id": customer_id},
         "data": {"product_id": product_id, "stars": stars},
@@ -139,7 +139,7 @@ class Extension:
         handler reads the order's customer, whom the built-in handler may enrol."""
         return (
             Handler(
-                "review.written",
+                "poll.answered",
                 apply=self.review,
                 needs={MEMBERS: customer, BOOKS: _reviewer_wallet},
                 schema=ReviewWritten,
@@ -342,7 +342,7 @@ class TestAfterTheBlock:
             ingest(db, shop, [inside], clock.now())
         assert snapshot() == before
         with pytest.raises(LookupError):
-            registry.handlers("review.written")
+            registry.handlers("poll.answered")
         with pytest.raises(ValidationError):
             registry.adapter().validate_python(review_written("ada", "mug", at=clock.now()))
 

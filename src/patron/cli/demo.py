@@ -36,6 +36,7 @@ from patron.cli.common import (
 )
 from patron.cli.database import migrate_to_head
 from patron.db.session import Database
+from patron.engagement.tasks import birthdays
 from patron.events.schemas import EventBase
 from patron.ingest.pipeline import pipeline
 from patron.kit.clock import FrozenClock
@@ -181,6 +182,7 @@ def _build(db: Database, *, members_count: int, seed: int) -> uuid.UUID:
             _ingest(db, tenant_id, program, clock, batch, tally)
             clock.set(step)
             tasks.run_due(db, now=clock.now(), terms_for=programs.terms_for)
+            birthdays(db, now=clock.now())
             progress.update(task, advance=1, description=f"{step:%B %Y}", events=tally.events)
     console.print(
         f"built shop [bold]{shop.TENANT}[/bold]: {members_count} customers, {tally.events} events, "

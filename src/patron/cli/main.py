@@ -165,18 +165,22 @@ def jobs_run(
     ),
     database_url: str | None = DbOption,
 ) -> None:
-    """Vest and expire everything due, then exit."""
+    """Vest and expire everything due, send today's birthday events, then exit."""
+    from patron.engagement.tasks import birthdays
     from patron.ledger.tasks import tasks
     from patron.programs.service import programs
 
     db = database(database_url)
     try:
-        report = tasks.run_due(db, now=at or now(), terms_for=programs.terms_for)
+        when = at or now()
+        report = tasks.run_due(db, now=when, terms_for=programs.terms_for)
+        celebrated = birthdays(db, now=when)
     finally:
         db.dispose()
     console.print(
         f"vested {report.vested_points} points in {report.vested_lots} lots; "
-        f"expired {report.expired_points} points in {report.expired_lots} lots"
+        f"expired {report.expired_points} points in {report.expired_lots} lots; "
+        f"{celebrated} birthdays"
     )
 
 

@@ -245,7 +245,10 @@ async def preview_event(
     clock: ClockDep,
     program: Annotated[
         Literal["live", "draft"],
-        Query(description="Run it under the published program (`live`) or the draft."),
+        Query(
+            description="Run it under the published program (`live`) or the draft.",
+            examples=["draft"],
+        ),
     ] = "live",
 ) -> Any:
     raw = await request.body()

@@ -14,6 +14,9 @@ the pipeline:
 Several handlers may react to one event type (the orders domain earns points on
 `order.placed`, a tiers domain could count the order): they run in registration order, and
 the first one's outcome is the event's status.
+
+A handler registered for a type ending in `.*` (`custom.*`) handles every type with that
+prefix (`custom.trail_report`): the shop's own event types, which the program declares.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar, Union
 
-from pydantic import Field, TypeAdapter
+from pydantic import Discriminator, Field, Tag, TypeAdapter
 from sqlalchemy.orm import Session
 
 from patron.db.bulk import Op
@@ -114,8 +117,23 @@ class Registry:
     def handlers(self, event_type: str) -> list[Handler]:
         handlers = self._handlers.get(event_type)
         if not handlers:
+            handlers = self._handlers.get(self._pattern(event_type) or "")
+        if not handlers:
             raise LookupError(f"no handler is registered for {event_type!r}")
         return handlers
+
+    def _pattern(self, event_type: str) -> str | None:
+        """The `prefix.*` registration that covers `event_type`, if any."""
+        for registered in self._schemas:
+            if registered.endswith(".*") and event_type.startswith(registered[:-1]):
+                return registered
+        return None
+
+    def _tag(self, value: Any) -> str | None:
+        kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+        if not isinstance(kind, str):
+            return None
+        return kind if kind in self._schemas else (self._pattern(kind) or kind)
 
     def event_types(self) -> list[str]:
         return list(self._schemas)
@@ -126,7 +144,10 @@ class Registry:
     def union(self) -> Any:
         """The registered event types as one discriminated union (for validation and the
         OpenAPI document): a bad event is reported under the fields of its own type."""
-        return Annotated[Union[tuple(self.schemas())], Field(discriminator="type")]  # noqa: UP007
+        if not any(t.endswith(".*") for t in self._schemas):
+            return Annotated[Union[tuple(self.schemas())], Field(discriminator="type")]  # noqa: UP007
+        tagged = tuple(Annotated[schema, Tag(t)] for t, schema in self._schemas.items())
+        return Annotated[Union[tagged], Discriminator(self._tag)]  # noqa: UP007
 
     def adapter(self) -> TypeAdapter[Any]:
         """A validator of one event of any registered type, built once per set of types."""

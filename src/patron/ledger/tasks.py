@@ -123,13 +123,17 @@ def run_periodically(
     stop: threading.Event,
     terms_for: TermsFor,
     observe: Observer | None = None,
+    also: Callable[[Database, datetime], object] | None = None,
 ) -> None:
-    """The scheduler thread of `patron serve`."""
+    """The scheduler thread of `patron serve`. `also`: other domains' jobs, run after the
+    ledger's in each round (the ledger imports no other domain)."""
     while not stop.wait(interval):
         started = time.perf_counter()
         report: JobReport | None = None
         try:
             report = tasks.run_due(db, now=clock.now(), terms_for=terms_for)
+            if also is not None:
+                also(db, clock.now())
             if report.vested_lots or report.expired_lots:
                 log.info("jobs: %s", report)
         except Exception:  # a failed round must not kill the scheduler; the next one retries

@@ -33,10 +33,29 @@ MAX_VERSION = 2**31 - 1
 Reader = Annotated[Principal, Depends(require(PROGRAM_READ))]
 Writer = Annotated[Principal, Depends(require(PROGRAM_WRITE))]
 # Every route that returns a program document may return it as YAML.
-_YAML_OUT = {"content": {t: {"schema": {"type": "string"}} for t in YAML_TYPES[:1]}}
+_YAML_EXAMPLE = """name: Bean Club
+currency: USD
+points_per_unit: '1'
+pending_days: 14
+expiry_days: 365
+rules:
+- id: welcome
+  name: Welcome bonus
+  points: 50
+  when: member.orders == 0
+"""
+_YAML_OUT = {
+    "content": {t: {"schema": {"type": "string"}, "example": _YAML_EXAMPLE} for t in YAML_TYPES[:1]}
+}
 _YAML_IN = {
     "requestBody": {
-        "content": {t: {"schema": {"$ref": "#/components/schemas/ProgramPut"}} for t in YAML_TYPES}
+        "content": {
+            t: {
+                "schema": {"$ref": "#/components/schemas/ProgramPut"},
+                "example": yaml.safe_load(_YAML_EXAMPLE),
+            }
+            for t in YAML_TYPES
+        }
     }
 }
 
@@ -115,7 +134,9 @@ def publish_program(
     session: SessionDep,
     clock: ClockDep,
     principal: Writer,
-    draft: Annotated[bool, Query(description="Save as the draft instead of publishing.")] = False,
+    draft: Annotated[
+        bool, Query(description="Save as the draft instead of publishing.", examples=[True])
+    ] = False,
 ) -> Any:
     document = body.document()
     _check(session, principal.tenant_id, document)
@@ -198,7 +219,12 @@ def list_versions(
     principal: Reader,
     before: Annotated[
         int | None,
-        Query(ge=1, le=MAX_VERSION, description="Versions older than this one (paging)."),
+        Query(
+            ge=1,
+            le=MAX_VERSION,
+            description="Versions older than this one (paging).",
+            examples=[3],
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Items per page.")] = 50,
 ) -> VersionList:
