@@ -220,6 +220,12 @@ CALLS: dict[str, Send] = {
     "PUT /v1/program": lambda c, m, w: c.put(
         "/v1/program", json={"currency": "USD", "name": "Taken over"}
     ),
+    "GET /v1/program/draft": lambda c, m, w: _after(_draft(c), c.get, "/v1/program/draft"),
+    "DELETE /v1/program/draft": lambda c, m, w: _after(_draft(c), c.delete, "/v1/program/draft"),
+    "POST /v1/program/publish": lambda c, m, w: _after(_draft(c), c.post, "/v1/program/publish"),
+    "GET /v1/program/versions": lambda c, m, w: c.get("/v1/program/versions"),
+    "GET /v1/program/versions/{version}": lambda c, m, w: c.get("/v1/program/versions/1"),
+    "POST /v1/events/preview": lambda c, m, w: c.post("/v1/events/preview", json=_event(m, w)),
     "GET /v1/members": lambda c, m, w: c.get("/v1/members", params={"q": m}),
     "GET /v1/members/{external_id}": lambda c, m, w: c.get(f"/v1/members/{m}"),
     "PUT /v1/members/{external_id}": lambda c, m, w: c.put(
@@ -258,6 +264,10 @@ CALLS: dict[str, Send] = {
         headers={"Idempotency-Key": f"merge-{n}"},
     ),
 }
+
+
+def _draft(c: httpx.Client) -> httpx.Response:
+    return c.put("/v1/program", params={"draft": "true"}, json={"currency": "USD"})
 
 
 def _after(
