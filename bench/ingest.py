@@ -97,8 +97,15 @@ class EventFactory:
     JSON, equal to `orjson.dumps(self.event(...))`."""
 
     def __init__(
-        self, run_id: str, currency: str, customers: int, customer_prefix: str, seed: int
+        self,
+        run_id: str,
+        currency: str,
+        customers: int,
+        customer_prefix: str,
+        seed: int,
+        lines: int = 0,
     ) -> None:
+        self.lines = lines
         self.run_id = run_id
         self.currency = currency
         self.customers = customers
@@ -135,7 +142,28 @@ class EventFactory:
 
     def _event_text(self, seq: int) -> tuple[str, int]:
         c, cents = self._draw()
+        if self.lines:
+            return self._with_lines(seq, c), c
         return self._template % (seq, c, c, seq, cents // 100, cents % 100), c
+
+    def _with_lines(self, seq: int, c: int) -> str:
+        """An order of `lines` lines from a catalog of 2,000 SKUs in 50 categories, each with
+        two of 100 tags; the total is the lines' sum."""
+        rnd = self._random
+        parts, total = [], 0
+        for i in range(1, self.lines + 1):
+            sku = int(rnd() * 2000)
+            qty = 1 + int(rnd() * 3)
+            cents = 300 + int(rnd() * 7700)
+            total += qty * cents
+            parts.append(
+                f'{{"id":"{i}","sku":"SKU-{sku}","category":"cat-{sku % 50}",'
+                f'"tags":["tag-{sku % 100}","tag-{(sku * 7) % 100}"],"quantity":{qty},'
+                f'"unit_price":"{cents // 100}.{cents % 100:02d}"}}'
+            )
+        head = self._template.split('"total"')[0] % (seq, c, c, seq)
+        money = f"{total // 100}.{total % 100:02d}"
+        return head + f'"total":"{money}","lines":[' + ",".join(parts) + "]}}"
 
     def single_body(self, seq: int) -> tuple[bytes, str]:
         text, c = self._event_text(seq)
@@ -800,7 +828,13 @@ def call_json(
         return resp.status, data.decode(errors="replace")
 
 
-def pick_currency(target: Target, given: str | None, ensure: bool, timeout: float) -> str:
+def pick_currency(
+    target: Target,
+    given: str | None,
+    ensure: bool,
+    timeout: float,
+    program: dict[str, Any] | None = None,
+) -> str:
     """The currency to send: --currency, else the published program's. With --ensure-program,
     publish a minimal program first if the tenant has none."""
     try:
@@ -809,6 +843,12 @@ def pick_currency(target: Target, given: str | None, ensure: bool, timeout: floa
         raise SystemExit(f"cannot reach {target.host}:{target.port}: {exc}") from None
     if status in (401, 403):
         raise SystemExit(f"GET /v1/program: HTTP {status}, check --key: {body}")
+    if program is not None:
+        status, body = call_json(target, "PUT", "/v1/program", timeout, program)
+        if status != 200:
+            raise SystemExit(f"PUT /v1/program (--program): HTTP {status}: {str(body)[:500]}")
+        rules = len(body.get("rules", [])) if isinstance(body, dict) else "?"
+        print(f"published the program of --program: version {body.get('version')}, {rules} rules")
     if status != 200 and ensure:
         document = {"name": "Bench", "currency": given or "USD"}
         status, body = call_json(target, "PUT", "/v1/program", timeout, document)
@@ -863,6 +903,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="server PID to watch (RSS, CPU) with its children; repeat or comma-separate",
     )
     p.add_argument("--label", default="", help="printed with the results, e.g. postgresql")
+    p.add_argument("--lines", type=int, default=0, help="order lines per order (0: a total only)")
+    p.add_argument("--program", default=None, help="a program file (JSON or YAML) to publish first")
     p.add_argument(
         "--progress", type=float, default=0, help="print a progress line every N s (0: off)"
     )
@@ -927,7 +969,13 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(sys.stdout, io.TextIOWrapper):
         sys.stdout.reconfigure(line_buffering=True)  # follow progress through a pipe or tee
     target = parse_target(args.url, args.key)
-    currency = pick_currency(target, args.currency, args.ensure_program, args.timeout)
+    program = None
+    if args.program:
+        import yaml
+
+        with open(args.program, encoding="utf-8") as f:
+            program = yaml.safe_load(f)
+    currency = pick_currency(target, args.currency, args.ensure_program, args.timeout, program)
     run_id = uuid.uuid4().hex[:12]
     factory = EventFactory(
         run_id,
@@ -935,6 +983,7 @@ def main(argv: list[str] | None = None) -> int:
         args.customers,
         args.customer_prefix,
         args.seed if args.seed is not None else random.randrange(1 << 30),
+        lines=args.lines,
     )
     client_name, run_phase = make_runner(args, target)
     phases = ["single", "batch"] if args.mode == "both" else [args.mode]

@@ -23,7 +23,7 @@ exactly what the refunded lines earned under the rules that earned it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -456,17 +456,25 @@ def calculate(
     for c in multipliers:
         extra = (c.rule.rule.multiplier or ZERO) - 1
         c.cells = {i: line_base[i] * extra for i in c.scope if i in line_base}
+    # A line's factor counts every multiplier that applies to it, also on a line whose base
+    # earns nothing (a multiplied bonus is still multiplied).
     factor: dict[int, Decimal] = {}
-    for c in _best_of_groups(multipliers, fired):
+    for c in _best_of_groups(multipliers, fired, keep_empty=True):
         _cut(c)
-        for i in c.cells:
-            factor[i] = factor.get(i, Decimal(1)) + (c.rule.rule.multiplier or ZERO) - 1
+        for i in c.scope:
+            if i not in excluded:
+                factor[i] = factor.get(i, Decimal(1)) + (c.rule.rule.multiplier or ZERO) - 1
 
     # Stage 3: bonuses.
     bonuses = [c for c in candidates if c.rule.rule.kind == "points"]
     order_slot = len(slots)
-    for c in bonuses:
-        amount = c.rule.amount(ev)
+    for c in list(bonuses):
+        try:
+            amount = c.rule.amount(ev)
+        except EvaluationError as exc:
+            skipped.append({"rule": c.rule.rule.id, "reason": f"expression failed: {exc}"})
+            bonuses.remove(c)
+            continue
         per = c.rule.rule.per
         if per == "order":
             c.cells = {order_slot: amount} if amount > 0 else {}
@@ -624,22 +632,23 @@ def _consider(
     return _Candidate(rule, fired, scope, {}, room)
 
 
-def _best_of_groups(candidates: Iterable[_Candidate], fired: list[_Candidate]) -> list[_Candidate]:
-    """The candidates that pay: all those without a group, the best of each group. Adds them
-    to `fired`."""
+def _best_of_groups(
+    candidates: list[_Candidate], fired: list[_Candidate], *, keep_empty: bool = False
+) -> list[_Candidate]:
+    """The candidates that apply: all those without a group, the best of each group (the
+    first on a tie). Those that pay are added to `fired`; those that pay nothing are returned
+    only with `keep_empty`."""
     best: dict[str, _Candidate] = {}
-    kept: list[_Candidate] = []
     for c in candidates:
         group = c.rule.rule.group
-        if group is None:
-            kept.append(c)
-            continue
-        if group not in best or sum(c.cells.values(), ZERO) > sum(best[group].cells.values(), ZERO):
+        if group is not None and (
+            group not in best or sum(c.cells.values(), ZERO) > sum(best[group].cells.values(), ZERO)
+        ):
             best[group] = c
     winners = {id(c) for c in best.values()}
     kept = [c for c in candidates if c.rule.rule.group is None or id(c) in winners]
     fired.extend(c for c in kept if c.cells)
-    return [c for c in kept if c.cells]
+    return [c for c in kept if c.cells or keep_empty]
 
 
 def _cut(c: _Candidate) -> None:

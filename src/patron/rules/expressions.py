@@ -252,7 +252,12 @@ class EvaluationError(Exception):
 
 
 def evaluate(compiled: Any, activation: Any) -> Any:
+    """The expression's value; `EvaluationError` if it failed on these values (cel-cpp gives
+    some failures back as an error value rather than raising)."""
     try:
-        return compiled.eval(activation).plain_value()
+        value = compiled.eval(activation)
     except Exception as exc:
         raise EvaluationError(str(exc).splitlines()[0] if str(exc) else "failed") from None
+    if value.type() == cel.Type.ERROR:
+        raise EvaluationError(str(value.plain_value()).splitlines()[0])
+    return value.plain_value()
