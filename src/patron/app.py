@@ -54,7 +54,17 @@ def _field(error: dict[str, Any]) -> str:
     if loc and loc[0] in ("body", "query", "header", "path", "cookie"):
         loc = loc[1:]
     tags = registry.event_types()
-    parts = [str(p) for p in loc if p not in tags]
+    # A union's tag (the event type) follows the body's root or a batch's index, and fields
+    # of that type follow it; elsewhere a name equal to an event type (`birthday`) is a field.
+    parts = [
+        str(p)
+        for i, p in enumerate(loc)
+        if not (
+            p in tags
+            and i < len(loc) - 1
+            and (i == 0 or (i >= 2 and loc[i - 2] == "events" and isinstance(loc[i - 1], int)))
+        )
+    ]
     if error.get("type") in ("union_tag_invalid", "union_tag_not_found"):
         parts.append("type")
     at = (error.get("ctx") or {}).get("at")

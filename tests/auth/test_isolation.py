@@ -92,6 +92,8 @@ def world(base_url: str, db: Database, clock: FrozenClock) -> Iterator[World]:
         )
         assert r.status_code == 201, r.text
         assert a_client.put(f"/v1/members/{CAROL}", json={}).status_code == 201
+        draft = {"currency": "USD", "name": "A's draft"}
+        assert a_client.put("/v1/program", params={"draft": "true"}, json=draft).status_code == 200
         assert b_client.put(f"/v1/members/{BOB}", json={}).status_code == 201
         yield World(a, b, a_client, b_client, event, redemption, "a-key-1")
 
@@ -105,6 +107,8 @@ def snapshot(w: World) -> dict[str, tuple[int, bytes]]:
     paths = [
         f"/v1/events/{w.event['id']}",
         "/v1/program",
+        "/v1/program/draft",
+        "/v1/program/versions",
         "/v1/members",
         f"/v1/members?email={ALICE_EMAIL}",
         f"/v1/members/{ALICE}",
@@ -147,6 +151,30 @@ def _put_program(response: httpx.Response, w: World) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["version"] == (w.b.program_version or 0) + 1
     assert w.b_client.get("/v1/program").json()["name"] == "Taken over"
+
+
+def _no_draft(response: httpx.Response, w: World) -> None:
+    # A has a draft; B has none, and sees or touches nothing of A's.
+    assert response.status_code == 404, response.text
+
+
+def _own_versions(response: httpx.Response, w: World) -> None:
+    assert response.status_code == 200, response.text
+    assert [v["name"] for v in response.json()["items"]] == ["B's program"]
+
+
+def _own_version(response: httpx.Response, w: World) -> None:
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == "B's program"
+
+
+def _own_preview(response: httpx.Response, w: World) -> None:
+    # In B, Alice's order would enrol her there and earn B's points; nothing is stored.
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["preview"] and body["enrolled"] and body["points"] == 120
+    assert body["program_version"] == w.b.program_version
+    assert w.b_client.get(f"/v1/members/{ALICE}").status_code == 404
 
 
 def _put_member(response: httpx.Response, w: World) -> None:
@@ -210,6 +238,22 @@ CASES: dict[str, Case] = {
         PROGRAM_WRITE,
         lambda c, w: c.put("/v1/program", json={"currency": "USD", "name": "Taken over"}),
         _put_program,
+    ),
+    "GET /v1/program/draft": Case(PROGRAM_READ, lambda c, w: c.get("/v1/program/draft"), _no_draft),
+    "DELETE /v1/program/draft": Case(
+        PROGRAM_WRITE, lambda c, w: c.delete("/v1/program/draft"), _no_draft
+    ),
+    "POST /v1/program/publish": Case(
+        PROGRAM_WRITE, lambda c, w: c.post("/v1/program/publish"), _no_draft
+    ),
+    "GET /v1/program/versions": Case(
+        PROGRAM_READ, lambda c, w: c.get("/v1/program/versions"), _own_versions
+    ),
+    "GET /v1/program/versions/{version}": Case(
+        PROGRAM_READ, lambda c, w: c.get("/v1/program/versions/1"), _own_version
+    ),
+    "POST /v1/events/preview": Case(
+        EVENTS_WRITE, lambda c, w: c.post("/v1/events/preview", json=w.event), _own_preview
     ),
     "PUT /v1/members/{external_id}": Case(
         MEMBERS_WRITE,
