@@ -43,6 +43,15 @@ class CompiledRule:
     points: Any = None
     limit_keys: list[Any] = field(default_factory=list)
     weekdays: frozenset[int] = frozenset()
+    # The scope's lists as sets: skus, product ids, categories, tags.
+    lists: tuple[frozenset[str], ...] = (frozenset(),) * 4
+
+    def __post_init__(self) -> None:
+        scope = self.rule.lines
+        if scope is not None:
+            self.lists = tuple(
+                frozenset(x) for x in (scope.skus, scope.product_ids, scope.categories, scope.tags)
+            )
 
     def scope(self, ev: Evaluation, order: OrderIn, slots: list[Slot]) -> list[int]:
         """The slots (by index) this rule applies to."""
@@ -51,15 +60,16 @@ class CompiledRule:
             return list(range(len(slots)))
         if not order.lines:
             return []
+        skus, products, categories, tags = self.lists
         picked = []
         for i, line in enumerate(order.lines):
-            if scope.skus and line.sku not in scope.skus:
+            if skus and line.sku not in skus:
                 continue
-            if scope.product_ids and line.product_id not in scope.product_ids:
+            if products and line.product_id not in products:
                 continue
-            if scope.categories and line.category not in scope.categories:
+            if categories and line.category not in categories:
                 continue
-            if scope.tags and not any(t in scope.tags for t in line.tags):
+            if tags and tags.isdisjoint(line.tags):
                 continue
             picked.append(i)
         if self.filter is not None and picked:

@@ -229,9 +229,9 @@ def share_out(total: int, weights: Sequence[Decimal]) -> list[int]:
     """`total` whole units shared in proportion to `weights` (non-negative): each share is its
     exact part rounded down or up, the largest remainders rounded up, the sum exactly
     `total`. Deterministic: ties go to the earlier weight."""
+    if len(weights) <= 1:
+        return [total] if weights else []
     whole = sum(weights, ZERO)
-    if not weights:
-        return []
     if whole <= 0:
         out = [0] * len(weights)
         out[0] = total
@@ -239,9 +239,10 @@ def share_out(total: int, weights: Sequence[Decimal]) -> list[int]:
     exact = [w * total / whole for w in weights]
     shares = [int(e.to_integral_value(rounding=ROUND_FLOOR)) for e in exact]
     left = total - sum(shares)
-    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))
-    for i in order[:left]:
-        shares[i] += 1
+    if left:
+        order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))
+        for i in order[:left]:
+            shares[i] += 1
     return shares
 
 
@@ -250,9 +251,10 @@ def shares_of(total: int, raws: Sequence[Decimal]) -> list[int]:
     lies between the sums of those): the largest fractions are rounded up."""
     floors = [int(r.to_integral_value(rounding=ROUND_FLOOR)) for r in raws]
     left = total - sum(floors)
-    order = sorted(range(len(raws)), key=lambda i: (-(raws[i] - floors[i]), i))
-    for i in order[:left]:
-        floors[i] += 1
+    if left:
+        order = sorted(range(len(raws)), key=lambda i: (-(raws[i] - floors[i]), i))
+        for i in order[:left]:
+            floors[i] += 1
     return floors
 
 
@@ -284,10 +286,11 @@ class Evaluation:
     ) -> Any:
         rules = self.rules
         types = rules.types
-        unit = Decimal(10) ** -order.exponent if order else Decimal(1)
+        scale = 10**order.exponent if order else 1
 
         def money(minor: int) -> float:
-            return float(minor * unit)
+            # An integer division is correctly rounded: the double nearest the amount.
+            return minor / scale
 
         values: dict[str, Any] = {
             "member": types.message(
@@ -495,14 +498,15 @@ def calculate(
             BASE_RULE, "Points per unit of currency", "rate", plain(program.points_per_unit)
         )
         fired.insert(0, _Candidate(rules.base_rule, base, sorted(base_cells), base_cells, None))
-    raw = sum((v for c in fired for v in c.cells.values()), ZERO)
-    total = max(0, _round(raw, program.rounding))
     paying = [c for c in fired if c.cells]
-    per_rule = shares_of(total, [sum(c.cells.values(), ZERO) for c in paying])
+    raws = [sum(c.cells.values(), ZERO) for c in paying]
+    raw = sum(raws, ZERO)
+    total = max(0, _round(raw, program.rounding))
+    per_rule = shares_of(total, raws)
     all_slots = [*slots, Slot(ORDER_SLOT, 1, 0)]
-    for c, points in zip(paying, per_rule, strict=True):
+    for c, points, rule_raw in zip(paying, per_rule, raws, strict=True):
         c.fired.points = points
-        c.fired.raw = sum(c.cells.values(), ZERO)
+        c.fired.raw = rule_raw
         keys = sorted(c.cells)
         if c.rule.rule.kind != "multiplier" or not c.fired.lines:
             c.fired.lines = [all_slots[i].key for i in keys if i != order_slot]
@@ -638,17 +642,24 @@ def _best_of_groups(
     """The candidates that apply: all those without a group, the best of each group (the
     first on a tie). Those that pay are added to `fired`; those that pay nothing are returned
     only with `keep_empty`."""
-    best: dict[str, _Candidate] = {}
-    for c in candidates:
+    best: dict[str, tuple[Decimal, int]] = {}
+    for i, c in enumerate(candidates):
         group = c.rule.rule.group
-        if group is not None and (
-            group not in best or sum(c.cells.values(), ZERO) > sum(best[group].cells.values(), ZERO)
-        ):
-            best[group] = c
-    winners = {id(c) for c in best.values()}
-    kept = [c for c in candidates if c.rule.rule.group is None or id(c) in winners]
-    fired.extend(c for c in kept if c.cells)
-    return [c for c in kept if c.cells or keep_empty]
+        if group is not None:
+            points = sum(c.cells.values(), ZERO)
+            if group not in best or points > best[group][0]:
+                best[group] = (points, i)
+    winners = {i for _, i in best.values()}
+    out = []
+    for i, c in enumerate(candidates):
+        if c.rule.rule.group is not None and i not in winners:
+            continue
+        if c.cells:
+            fired.append(c)
+            out.append(c)
+        elif keep_empty:
+            out.append(c)
+    return out
 
 
 def _cut(c: _Candidate) -> None:
