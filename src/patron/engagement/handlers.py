@@ -26,7 +26,7 @@ from patron.ingest.books import BOOKS
 from patron.ingest.limits import RULES, keys_to_pay
 from patron.ingest.registry import KeyFn, Slot, handler
 from patron.ledger import engine as ledger
-from patron.members.handlers import MEMBERS, MemberKey, customer, enrolment
+from patron.members.handlers import MEMBERS, customer, enrolling
 from patron.members.schemas import MemberStatus
 from patron.rules.engine import EventIn, calculate
 from patron.rules.expressions import FieldType
@@ -36,16 +36,6 @@ from patron.rules.schemas import CUSTOM_PREFIX
 def _rule_keys(batch: Batch, item: Item) -> Iterable[Any]:
     state = batch.part(MEMBERS).states.get(item.event.customer.external_id)
     return keys_to_pay(batch, state.id if state else None, item.event.type, item.event.occurred_at)
-
-
-def _enrolling(batch: Batch, item: Item) -> Iterable[MemberKey]:
-    assert isinstance(item.event, AccountCreated)
-    data = item.event.data
-    return [
-        enrolment(
-            item, data.source, birthday=data.birthday, accepts_marketing=data.accepts_marketing
-        )
-    ]
 
 
 def earn(batch: Batch, item: Item, data: dict[str, Any]) -> Outcome:
@@ -117,7 +107,7 @@ def _reason(event: EventBase) -> str:
 NEEDS: dict[Slot[Any], KeyFn] = {MEMBERS: customer, RULES: _rule_keys}
 
 
-@handler("account.created", schema=AccountCreated, needs={MEMBERS: _enrolling, RULES: _rule_keys})
+@handler("account.created", schema=AccountCreated, needs={MEMBERS: enrolling, RULES: _rule_keys})
 def account_created(batch: Batch, item: Item) -> Outcome:
     assert isinstance(item.event, AccountCreated)
     return earn(batch, item, item.event.data.model_dump(include={"source"}))

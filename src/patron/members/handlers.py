@@ -130,9 +130,10 @@ def enrolment(item: Item, via: str, **extra: Any) -> MemberKey:
     )
 
 
-def _enrolling(batch: Batch, item: Item) -> Iterable[MemberKey]:
-    assert isinstance(item.event, MemberEnrolled)
-    data = item.event.data
+def enrolling(batch: Batch, item: Item) -> Iterable[MemberKey]:
+    """The customer of an event that enrols it with its `data`: `source`, `birthday`,
+    `accepts_marketing` (`member.enrolled`, `account.created`)."""
+    data = getattr(item.event, "data")  # noqa: B009  (each such event type has its own data)
     return [
         enrolment(
             item, data.source, birthday=data.birthday, accepts_marketing=data.accepts_marketing
@@ -140,7 +141,7 @@ def _enrolling(batch: Batch, item: Item) -> Iterable[MemberKey]:
     ]
 
 
-@handler("member.enrolled", schema=MemberEnrolled, needs={MEMBERS: _enrolling})
+@handler("member.enrolled", schema=MemberEnrolled, needs={MEMBERS: enrolling})
 def member_enrolled(batch: Batch, item: Item) -> Outcome:
     assert isinstance(item.event, MemberEnrolled)
     external_id = item.event.customer.external_id
