@@ -140,7 +140,15 @@ def main() -> None:
             f.write(program(count).model_dump_json(exclude_defaults=True))
         return
     sample = orders(50)
-    member = MemberIn("m1", email="m1@example.com", orders=4, spend=50_000)
+    member = MemberIn(  # as the database gives it: with its dates
+        "m1",
+        email="m1@example.com",
+        orders=4,
+        spend=50_000,
+        first_order_at=datetime(2026, 3, 1, tzinfo=UTC),
+        last_order_at=datetime(2026, 11, 2, tzinfo=UTC),
+        enrolled_at=datetime(2026, 3, 1, tzinfo=UTC),
+    )
     at = datetime(2026, 11, 28, 15, tzinfo=UTC)  # a Saturday
     usage = {("r13", "month:2026-11"): Usage(1, 25)}
     print("| active rules | compile (ms) | rules met per order | median (ms) | p99 (ms) |")
