@@ -4,6 +4,7 @@ categories and tags they are scoped to, so an event meets only the rules that ca
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,19 @@ class CompiledRule:
         return max(amount, Decimal(0)) if amount.is_finite() else Decimal(0)
 
 
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _names(rule: Rule) -> frozenset[str]:
+    """The words of a rule's expressions: a superset of the variables and fields they read.
+    A line filter reads `order.lines` (it is compiled as a map over them)."""
+    sources = [rule.when, rule.points if isinstance(rule.points, str) else None]
+    sources += [limit.by for limit in rule.limits]
+    if rule.lines is not None and rule.lines.filter is not None:
+        sources += [rule.lines.filter, "order.lines"]
+    return frozenset(name for text in sources if text for name in _NAME.findall(text))
+
+
 class RuleSet:
     """One program version's rules, ready to evaluate."""
 
@@ -112,11 +126,15 @@ class RuleSet:
         # order.placed: rules every order meets, and the scoped ones by what they name.
         self._unscoped: list[CompiledRule] = []
         self._index: dict[tuple[str, str], list[CompiledRule]] = {}
+        # Per event type, every name its rules' expressions spell (variables, fields, and any
+        # other word): a value or field no expression names is never built for an event.
+        self.reads: dict[str, frozenset[str]] = {}
         for i, rule in enumerate(program.rules):
             if not rule.active:
                 continue
             compiled = self._compile(i, rule)
             self.by_type.setdefault(rule.event, []).append(compiled)
+            self.reads[rule.event] = self.reads.get(rule.event, frozenset()) | _names(rule)
             if rule.event == "order.placed":
                 self._place(compiled)
 

@@ -286,14 +286,19 @@ class Evaluation:
     ) -> Any:
         rules = self.rules
         types = rules.types
+        # Only what the program's expressions can read (`RuleSet.reads`): a variable, a
+        # timestamp or the order's lines that none names is left out (an unset field reads
+        # as its zero value, but nothing reads it).
+        reads = rules.reads.get(event.type, frozenset())
         scale = 10**order.exponent if order else 1
 
         def money(minor: int) -> float:
             # An integer division is correctly rounded: the double nearest the amount.
             return minor / scale
 
-        values: dict[str, Any] = {
-            "member": types.message(
+        values: dict[str, Any] = {}
+        if "member" in reads:
+            values["member"] = types.message(
                 "Member",
                 id=member.id,
                 email=member.email,
@@ -312,15 +317,19 @@ class Evaluation:
                         ("last_order_at", member.last_order_at),
                         ("enrolled_at", member.enrolled_at),
                     )
-                    if v is not None
+                    if v is not None and k in reads
                 },
-            ),
-            "event": types.message(
-                "Event", id=event.id, type=event.type, occurred_at=event.occurred_at
-            ),
-            "now": types.message(
+            )
+        if "event" in reads:
+            values["event"] = types.message(
+                "Event",
+                id=event.id,
+                type=event.type,
+                **({"occurred_at": event.occurred_at} if "occurred_at" in reads else {}),
+            )
+        if "now" in reads:
+            values["now"] = types.message(
                 "Now",
-                time=event.occurred_at,
                 date=self.local.date().isoformat(),
                 year=self.local.year,
                 month=self.local.month,
@@ -328,10 +337,11 @@ class Evaluation:
                 weekday=self.local.isoweekday(),
                 hour=self.local.hour,
                 minute=self.local.minute,
-            ),
-            "program": rules.program_message,
-        }
-        if order is not None:
+                **({"time": event.occurred_at} if "time" in reads else {}),
+            )
+        if "program" in reads:
+            values["program"] = rules.program_message
+        if order is not None and "order" in reads:
             values["order"] = types.message(
                 "Order",
                 id=order.id,
@@ -356,9 +366,11 @@ class Evaluation:
                         "gift_card": line.gift_card,
                     }
                     for line in order.lines
-                ],
+                ]
+                if "lines" in reads
+                else [],
             )
-        if event.type in types.data_types:
+        if event.type in types.data_types and "data" in reads:
             values["data"] = types.message(
                 rules.data_message(event.type),
                 **{k: v for k, v in event.data.items() if v is not None},
