@@ -137,3 +137,37 @@ def test_an_unset_timestamp_is_absent() -> None:
     rule = {"id": "r", "name": "R", "points": 7, "when": "!has(member.first_order_at)"}
     assert earned(rule, NO_MEMBER_TIMES) == 7
     assert earned(rule) == 0
+
+
+def test_rules_that_share_an_expression_each_get_its_value_or_its_failure() -> None:
+    document = ProgramDocument.model_validate(
+        {
+            "currency": "USD",
+            "points_per_unit": "0",
+            "rules": [
+                {"id": "a", "name": "A", "points": 3, "when": "member.orders == 3"},
+                {"id": "b", "name": "B", "points": 4, "when": "member.orders == 3"},
+                {"id": "c", "name": "C", "points": 5, "when": "member.orders / 0 == 1"},
+                {"id": "d", "name": "D", "points": 6, "when": "member.orders / 0 == 1"},
+                {"id": "e", "name": "E", "points": "member.orders * 2"},
+                {
+                    "id": "f",
+                    "name": "F",
+                    "points": "member.orders * 2",
+                    "when": "member.orders != 3",
+                },
+            ],
+        }
+    )
+    result = calculate(
+        document.ruleset,
+        event=EventIn("e1", "order.placed", AT),
+        member=MEMBER,
+        order=ORDER,
+    )
+    assert result.points == 3 + 4 + 6
+    assert [f.rule for f in result.fired] == ["a", "b", "e"]
+    assert [(s["rule"], s["reason"][:18]) for s in result.skipped] == [
+        ("c", "expression failed:"),
+        ("d", "expression failed:"),
+    ]

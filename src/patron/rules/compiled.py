@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from patron.kit.money import to_minor
 from patron.rules.expressions import (
     EvaluationError,
     ExpressionError,
+    Returns,
     Schema,
     Types,
     compile_expression,
@@ -129,6 +130,7 @@ class RuleSet:
         # Per event type, every name its rules' expressions spell (variables, fields, and any
         # other word): a value or field no expression names is never built for an event.
         self.reads: dict[str, frozenset[str]] = {}
+        self._expressions: dict[tuple[str, str, str], Any] = {}
         for i, rule in enumerate(program.rules):
             if not rule.active:
                 continue
@@ -141,24 +143,37 @@ class RuleSet:
     def data_message(self, event_type: str) -> str:
         return data_message_name(event_type)
 
+    def _expression(self, on: str, source: str, returns: Returns | Literal["filter"]) -> Any:
+        """The compiled expression, one per distinct text: rules that repeat a condition share
+        it, and an event evaluates it once (`Evaluation.value` keeps its value)."""
+        key = (on, source, returns)
+        compiled = self._expressions.get(key)
+        if compiled is None:
+            if returns == "filter":
+                compiled = compile_line_filter(self.types, on, source)
+            else:
+                compiled = compile_expression(self.types, on, source, returns)
+            self._expressions[key] = compiled
+        return compiled
+
     def _compile(self, i: int, rule: Rule) -> CompiledRule:
         at = f"rules.{i}"
         compiled = CompiledRule(rule, i)
-        types, on = self.types, rule.event
+        on = rule.event
         try:
             if rule.when is not None:
                 at = f"rules.{i}.when"
-                compiled.when = compile_expression(types, on, rule.when, "bool")
+                compiled.when = self._expression(on, rule.when, "bool")
             if rule.lines is not None and rule.lines.filter is not None:
                 at = f"rules.{i}.lines.filter"
-                compiled.filter = compile_line_filter(types, on, rule.lines.filter)
+                compiled.filter = self._expression(on, rule.lines.filter, "filter")
             if isinstance(rule.points, str):
                 at = f"rules.{i}.points"
-                compiled.points = compile_expression(types, on, rule.points, "number")
+                compiled.points = self._expression(on, rule.points, "number")
             for j, limit in enumerate(rule.limits):
                 at = f"rules.{i}.limits.{j}.by"
                 compiled.limit_keys.append(
-                    compile_expression(types, on, limit.by, "string") if limit.by else None
+                    self._expression(on, limit.by, "string") if limit.by else None
                 )
         except ExpressionError as exc:
             raise RuleError(at, f"rule {rule.id!r}: {exc}") from None

@@ -275,11 +275,25 @@ class Evaluation:
         self.local = local_time(event.occurred_at, rules.timezone)
         self._inputs = (event, member, order, bases)
         self._activation: Any = None
+        # Each expression's value (or failure) for this event, by the expression's id: rules
+        # that share an expression evaluate it once.
+        self._values: dict[int, Any] = {}
 
     def value(self, compiled: Any) -> Any:
-        if self._activation is None:
-            self._activation = self._activate(*self._inputs)
-        return evaluate(compiled, self._activation)
+        key = id(compiled)
+        if key in self._values:
+            found = self._values[key]
+        else:
+            if self._activation is None:
+                self._activation = self._activate(*self._inputs)
+            try:
+                found = evaluate(compiled, self._activation)
+            except EvaluationError as exc:
+                found = exc
+            self._values[key] = found
+        if isinstance(found, EvaluationError):
+            raise EvaluationError(*found.args)
+        return found
 
     def _activate(
         self, event: EventIn, member: MemberIn, order: OrderIn | None, bases: Sequence[int]
