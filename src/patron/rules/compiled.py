@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Literal
 
 from patron.kit.money import to_minor
@@ -47,8 +48,15 @@ class CompiledRule:
     weekdays: frozenset[int] = frozenset()
     # The scope's lists as sets: skus, product ids, categories, tags.
     lists: tuple[frozenset[str], ...] = (frozenset(),) * 4
+    # What the rule does, and its value as the explanation shows it ("2", "0.5", "25").
+    kind: str = field(init=False)
+    shown: str = field(init=False)
 
     def __post_init__(self) -> None:
+        rule = self.rule
+        self.kind = rule.kind
+        value = {"rate": rule.rate, "multiplier": rule.multiplier}.get(rule.kind)
+        self.shown = plain(value) if value is not None else str(rule.points)
         scope = self.rule.lines
         if scope is not None:
             self.lists = tuple(
@@ -89,6 +97,14 @@ class CompiledRule:
         except InvalidOperation:
             raise EvaluationError(f"points gave {value!r}, not a number") from None
         return max(amount, Decimal(0)) if amount.is_finite() else Decimal(0)
+
+
+def plain(value: Decimal | Fraction) -> str:
+    """A number as people write it: no exponent, no trailing zeros ("10", "0.5")."""
+    if isinstance(value, Fraction):
+        value = Decimal(value.numerator) / Decimal(value.denominator)
+    text = f"{value.normalize():f}"
+    return "0" if text in ("-0", "") else text
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

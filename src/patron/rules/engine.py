@@ -31,21 +31,13 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from patron.rules.compiled import CompiledRule, RuleSet
+from patron.rules.compiled import CompiledRule, RuleSet, plain
 from patron.rules.expressions import EvaluationError, evaluate
 
 _ROUNDING = {"down": ROUND_FLOOR, "half_up": ROUND_HALF_UP, "up": ROUND_CEILING}
 BASE_RULE = "base"
 ORDER_SLOT = "order"
 ZERO = Decimal(0)
-
-
-def plain(value: Decimal | Fraction) -> str:
-    """A number as people write it: no exponent, no trailing zeros ("10", "0.5")."""
-    if isinstance(value, Fraction):
-        value = Decimal(value.numerator) / Decimal(value.denominator)
-    text = f"{value.normalize():f}"
-    return "0" if text in ("-0", "") else text
 
 
 # -- what goes in -----------------------------------------------------------------------------
@@ -469,7 +461,7 @@ def calculate(
     line_base = dict(base_cells)  # slot -> points after stage 1
 
     # Stage 1: rates.
-    rates = [c for c in candidates if c.rule.rule.kind == "rate"]
+    rates = [c for c in candidates if c.rule.kind == "rate"]
     for c in rates:
         rate = c.rule.rule.rate or ZERO
         c.cells = {i: slots[i].base * unit * rate for i in c.scope if i in earning}
@@ -479,9 +471,7 @@ def calculate(
             line_base[i] = line_base.get(i, ZERO) + v
 
     # Stage 2: multipliers.
-    multipliers = [
-        c for c in candidates if c.rule.rule.kind == "multiplier" and c.rule.rule.multiplier
-    ]
+    multipliers = [c for c in candidates if c.rule.kind == "multiplier" and c.rule.rule.multiplier]
     for c in multipliers:
         extra = (c.rule.rule.multiplier or ZERO) - 1
         c.cells = {i: line_base[i] * extra for i in c.scope if i in line_base}
@@ -495,7 +485,7 @@ def calculate(
                 factor[i] = factor.get(i, Decimal(1)) + (c.rule.rule.multiplier or ZERO) - 1
 
     # Stage 3: bonuses.
-    bonuses = [c for c in candidates if c.rule.rule.kind == "points"]
+    bonuses = [c for c in candidates if c.rule.kind == "points"]
     order_slot = len(slots)
     for c in list(bonuses):
         try:
@@ -534,7 +524,7 @@ def calculate(
         c.fired.points = points
         c.fired.raw = rule_raw
         keys = sorted(c.cells)
-        if c.rule.rule.kind != "multiplier" or not c.fired.lines:
+        if c.rule.kind != "multiplier" or not c.fired.lines:
             c.fired.lines = [all_slots[i].key for i in keys if i != order_slot]
         for i, share in zip(keys, share_out(points, [c.cells[i] for i in keys]), strict=True):
             if share:
@@ -650,12 +640,11 @@ def _consider(
     except EvaluationError as exc:
         skip(f"expression failed: {exc}")
         return None
-    value = {"rate": r.rate, "multiplier": r.multiplier}.get(r.kind)
     fired = Fired(
         r.id,
         r.name,
-        r.kind if r.kind != "points" else "bonus",
-        plain(value) if value is not None else str(r.points),
+        rule.kind if rule.kind != "points" else "bonus",
+        rule.shown,
         periods=periods,
         budget=r.budget is not None,
     )
