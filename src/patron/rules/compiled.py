@@ -63,8 +63,11 @@ class CompiledRule:
                 frozenset(x) for x in (scope.skus, scope.product_ids, scope.categories, scope.tags)
             )
 
-    def scope(self, ev: Evaluation, order: OrderIn, slots: list[Slot]) -> list[int]:
-        """The slots (by index) this rule applies to."""
+    def scope(
+        self, ev: Evaluation, order: OrderIn, slots: list[Slot], hits: list[int] | None = None
+    ) -> list[int]:
+        """The slots (by index) this rule applies to; `hits`, the lines its indexed list
+        names (`RuleSet.meet`), if it is indexed: no other line can be in its scope."""
         scope = self.rule.lines
         if scope is None:
             return list(range(len(slots)))
@@ -72,7 +75,9 @@ class CompiledRule:
             return []
         skus, products, categories, tags = self.lists
         picked = []
-        for i, line in enumerate(order.lines):
+        lines = order.lines
+        for i in range(len(lines)) if hits is None else hits:
+            line = lines[i]
             if skus and line.sku not in skus:
                 continue
             if products and line.product_id not in products:
@@ -142,7 +147,8 @@ class RuleSet:
         self.by_type: dict[str, list[CompiledRule]] = {}
         # order.placed: rules every order meets, and the scoped ones by what they name.
         self._unscoped: list[CompiledRule] = []
-        self._index: dict[tuple[str, str], list[CompiledRule]] = {}
+        # By list (sku, product, category, tag), then by value.
+        self._index: dict[str, dict[str, list[CompiledRule]]] = {}
         # Per event type, every name its rules' expressions spell (variables, fields, and any
         # other word): a value or field no expression names is never built for an event.
         self.reads: dict[str, frozenset[str]] = {}
@@ -218,25 +224,44 @@ class RuleSet:
             self._unscoped.append(compiled)
             return
         name, values = min(lists, key=lambda nv: len(nv[1]))
+        index = self._index.setdefault(name, {})
         for value in values:
-            self._index.setdefault((name, value), []).append(compiled)
+            index.setdefault(value, []).append(compiled)
 
     def candidates(self, event_type: str, order: OrderIn | None) -> list[CompiledRule]:
         """The rules an event may meet, in the program's order."""
+        return [rule for rule, _ in self.meet(event_type, order)]
+
+    def meet(
+        self, event_type: str, order: OrderIn | None
+    ) -> list[tuple[CompiledRule, list[int] | None]]:
+        """The rules an event may meet, in the program's order, each with the order's lines
+        (by index) that the list it is indexed by names; None for a rule not indexed."""
         if event_type != "order.placed" or order is None:
-            return self.by_type.get(event_type, [])
+            return [(r, None) for r in self.by_type.get(event_type, [])]
+        found: dict[int, tuple[CompiledRule, list[int] | None]] = {
+            r.index: (r, None) for r in self._unscoped
+        }
         if not self._index:
-            return self._unscoped
-        found: dict[int, CompiledRule] = {r.index: r for r in self._unscoped}
-        for line in order.lines:
-            for key in (
-                ("sku", line.sku),
-                ("product", line.product_id),
-                ("category", line.category),
-                *(("tag", t) for t in line.tags),
+            return list(found.values())
+        empty: dict[str, list[CompiledRule]] = {}
+        skus, products, categories, tags = (
+            self._index.get(name, empty) for name in ("sku", "product", "category", "tag")
+        )
+        for i, line in enumerate(order.lines):
+            for rules in (
+                skus.get(line.sku),
+                products.get(line.product_id),
+                categories.get(line.category),
+                *(tags.get(t) for t in line.tags),
             ):
-                for r in self._index.get(key, ()):
-                    found[r.index] = r
+                if rules:
+                    for r in rules:
+                        hit = found.get(r.index)
+                        if hit is None:
+                            found[r.index] = (r, [i])
+                        elif hit[1] is not None and hit[1][-1] != i:
+                            hit[1].append(i)
         return [found[i] for i in sorted(found)]
 
     def minimum_minor(self, order: OrderIn | None) -> int | None:

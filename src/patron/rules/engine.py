@@ -439,8 +439,8 @@ def calculate(
 
     ev = Evaluation(rules, event=event, member=member, order=order, bases=bases)
     candidates: list[_Candidate] = []
-    for rule in rules.candidates(event.type, order):
-        c = _consider(rule, ev, slots, order, usage, budgets, skipped)
+    for rule, hits in rules.meet(event.type, order):
+        c = _consider(rule, hits, ev, slots, order, usage, budgets, skipped)
         if c is None:
             continue
         candidates.append(c)
@@ -592,6 +592,7 @@ def _slots(rules: RuleSet, order: OrderIn | None) -> tuple[list[Slot], list[int]
 
 def _consider(
     rule: CompiledRule,
+    hits: list[int] | None,
     ev: Evaluation,
     slots: list[Slot],
     order: OrderIn | None,
@@ -611,7 +612,7 @@ def _consider(
             return None
         scope: list[int] = []
         if order is not None:
-            scope = rule.scope(ev, order, slots)
+            scope = rule.scope(ev, order, slots, hits)
             if r.lines is not None and not scope:
                 return None
         room: Decimal | None = None
