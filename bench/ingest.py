@@ -28,7 +28,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +42,7 @@ FAIL_LIMIT = 0.01  # exit non-zero above 1% failed requests (or failed batch ite
 ERROR_BODY_MAX = 1000  # characters of the first error body to print
 SAMPLE_EVERY = 0.5  # seconds between RSS samples
 MIB = 1024 * 1024
+STAGGER = 0.2  # seconds between connections, with --balance
 # Patron's event result statuses, all successes (anything else gets a closer look).
 OK_OUTCOMES = frozenset(("applied", "not_member", "member_suspended", "no_effect"))
 
@@ -150,7 +151,7 @@ class EventFactory:
         return int(self._random() * self.customers), 500 + int(self._random() * 24_500)
 
     def event(
-        self, seq: int, customer: int, cents: int, lines: list[tuple[int, int, int]] = ()
+        self, seq: int, customer: int, cents: int, lines: Sequence[tuple[int, int, int]] = ()
     ) -> dict[str, Any]:
         """The event as a dict (reference for the templates; not used on the hot path).
         `lines` are (SKU number, quantity, unit price in cents); with lines the total is their
@@ -239,10 +240,13 @@ class Dispenser:
         self._duration = duration
         self._remaining = events
         self._lock = threading.Lock()
+        self.on_start: Callable[[], None] | None = None  # called as the clock starts
         self.t0 = 0.0
         self._deadline = float("inf")
 
     def start(self) -> None:
+        if self.on_start is not None:
+            self.on_start()
         self.t0 = time.perf_counter()
         if self._duration is not None:
             self._deadline = self.t0 + self._duration
@@ -493,6 +497,7 @@ async def _raw_worker(
     batch: bool,
     ready: asyncio.Event,
     conn: RawConnection,
+    keep_open: bool = False,
 ) -> Stats:
     stats = Stats()
     path = target.path("/v1/events/batch" if batch else "/v1/events")
@@ -508,7 +513,8 @@ async def _raw_worker(
             status, data = 0, f"{type(exc).__name__}".encode()
         record(stats, status, data, perf() - t, count, batch, customer)
     stats.finished_at = perf()
-    conn.close()
+    if not keep_open:
+        conn.close()
     return stats
 
 
@@ -523,6 +529,77 @@ async def _watchdog(conns: list[RawConnection], timeout: float) -> None:
                 c.abort()
 
 
+@dataclass
+class Warmup:
+    """The unmeasured start of a phase. With `balance` (and --pid), it runs on the phase's own
+    connections, and while one server process did under `balance` times the work of the
+    busiest (the kernel handed the connections to the workers unevenly), the client connects
+    again, up to `tries` times."""
+
+    seconds: float
+    counter: list[int]
+    chunk: int
+    pids: list[int]
+    balance: float = 0.0
+    tries: int = 8
+    log: list[str] = field(default_factory=list)
+
+    def dispenser(self) -> Dispenser:
+        return Dispenser(self.counter, self.chunk, self.seconds, None)
+
+    def split(self, before: dict[int, float], after: dict[int, float]) -> list[float]:
+        """CPU seconds each server process used, busiest first (processes that did nothing,
+        such as a supervisor, left out)."""
+        used = sorted((after[p] - before.get(p, 0.0) for p in after), reverse=True)
+        return [u for u in used if u > 0.02 * self.seconds]
+
+    def balanced(self, shares: list[float], workers: int) -> bool:
+        if len(shares) < workers:
+            return False
+        return shares[workers - 1] >= self.balance * shares[0]
+
+
+async def _drive(
+    conns: list[RawConnection],
+    target: Target,
+    factory: EventFactory,
+    dispenser: Dispenser,
+    batch: bool,
+    timeout: float,
+    keep_open: bool = False,
+    stagger: float = 0.0,
+) -> Stats:
+    """Every connection sends the dispenser's requests; with `stagger`, each connects that
+    many seconds after the one before it has started sending."""
+    ready = asyncio.Event()
+    watchdog = asyncio.create_task(_watchdog(conns, timeout))
+    if stagger:
+        dispenser.start()
+        ready.set()
+        tasks = []
+        for c in conns:
+            with contextlib.suppress(OSError):
+                await c.connect()
+            worker = _raw_worker(target, factory, dispenser, batch, ready, c, keep_open=keep_open)
+            tasks.append(asyncio.create_task(worker))
+            await asyncio.sleep(stagger)
+    else:
+        tasks = [
+            asyncio.create_task(
+                _raw_worker(target, factory, dispenser, batch, ready, c, keep_open=keep_open)
+            )
+            for c in conns
+        ]
+        await asyncio.sleep(0)
+        dispenser.start()
+        ready.set()
+    total = Stats()
+    for s in await asyncio.gather(*tasks):
+        total.merge(s)
+    watchdog.cancel()
+    return total
+
+
 async def run_phase_raw(
     target: Target,
     concurrency: int,
@@ -530,23 +607,40 @@ async def run_phase_raw(
     factory: EventFactory,
     dispenser: Dispenser,
     batch: bool,
+    warmup: Warmup | None = None,
+    workers: int = 0,
 ) -> Stats:
-    conns = [RawConnection(target, timeout) for _ in range(concurrency)]
-    # Connect outside the timed section; a failure shows up on the first request instead.
-    await asyncio.gather(*(c.connect() for c in conns), return_exceptions=True)
-    ready = asyncio.Event()
-    tasks = [
-        asyncio.create_task(_raw_worker(target, factory, dispenser, batch, ready, c)) for c in conns
-    ]
-    watchdog = asyncio.create_task(_watchdog(conns, timeout))
-    await asyncio.sleep(0)
-    dispenser.start()
-    ready.set()
-    total = Stats()
-    for s in await asyncio.gather(*tasks):
-        total.merge(s)
-    watchdog.cancel()
-    return total
+    tries = warmup.tries if warmup and warmup.balance and warmup.pids and workers > 1 else 1
+    for attempt in range(1, tries + 1):
+        conns = [RawConnection(target, timeout) for _ in range(concurrency)]
+        if warmup is None or tries == 1:
+            # Connect outside the timed section; a failure shows up on the first request.
+            await asyncio.gather(*(c.connect() for c in conns), return_exceptions=True)
+        if warmup is None:
+            break
+        before = tree_cpu(warmup.pids)
+        # Balancing: each connection is made once the ones before it keep their workers busy
+        # (idle workers all wait to accept, and the same one tends to win every time).
+        stagger = STAGGER if tries > 1 else 0.0
+        warm = await _drive(
+            conns, target, factory, warmup.dispenser(), batch, timeout, True, stagger
+        )
+        shares = warmup.split(before, tree_cpu(warmup.pids))
+        warmup.log.append(
+            f"warmup: {warm.requests:,} requests, {warm.failed:,} failed"
+            + (f"; first error: {warm.first_error}" if warm.first_error else "")
+            + (
+                f"; server CPU by process {' + '.join(f'{x:.1f}' for x in shares)} s"
+                if tries > 1
+                else ""
+            )
+        )
+        if attempt == tries or warmup.balanced(shares, workers):
+            break
+        for c in conns:
+            c.close()
+        warmup.log.append("  uneven: connecting again")
+    return await _drive(conns, target, factory, dispenser, batch, timeout)
 
 
 # --------------------------------------------------------------------------------------------
@@ -575,7 +669,15 @@ def run_phase_threads(
     factory: EventFactory,
     dispenser: Dispenser,
     batch: bool,
+    warmup: Warmup | None = None,
+    workers: int = 0,
 ) -> Stats:
+    if warmup is not None:  # on connections of its own (no --balance with this client)
+        warm = run_phase_threads(target, concurrency, timeout, factory, warmup.dispenser(), batch)
+        warmup.log.append(
+            f"warmup: {warm.requests:,} requests, {warm.failed:,} failed"
+            + (f"; first error: {warm.first_error}" if warm.first_error else "")
+        )
     path = target.path("/v1/events/batch" if batch else "/v1/events")
     headers = _headers(target)
     barrier = threading.Barrier(concurrency, action=dispenser.start)
@@ -810,6 +912,16 @@ def phase_summary(
         "client_cpu_pct_of_core": round(100 * client_cpu / wall, 1),
         "client_cpu_us_per_request": round(1e6 * client_cpu / max(stats.requests, 1), 1),
         "server_cpu_pct_of_core": round(100 * server_cpu / wall, 1) if cpu1.server else None,
+        # Per process (workers), busiest first: with several workers the kernel hands each
+        # keep-alive connection to one of them, and an uneven share shows here.
+        "server_cpu_pct_by_process": sorted(
+            (
+                round(100 * (v - cpu0.server.get(pid, 0.0)) / wall, 1)
+                for pid, v in cpu1.server.items()
+                if v - cpu0.server.get(pid, 0.0) > 0.01 * wall
+            ),
+            reverse=True,
+        ),
         "machine_cpu_busy_pct": round(
             100 * (cpu1.machine_busy - cpu0.machine_busy) / machine_total, 1
         ),
@@ -846,6 +958,8 @@ def print_phase(s: dict[str, Any], cores: int) -> None:
     )
     if s["server_cpu_pct_of_core"] is not None:
         cpu += f"; server {s['server_cpu_pct_of_core']:.0f}% of a core"
+        if len(s["server_cpu_pct_by_process"]) > 1:
+            cpu += " (" + " + ".join(f"{v:.0f}" for v in s["server_cpu_pct_by_process"]) + ")"
     cpu += f"; machine {s['machine_cpu_busy_pct']:.0f}% busy of {cores} cores"
     print(cpu)
     if s["server_rss"]:
@@ -955,6 +1069,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="server PID to watch (RSS, CPU) with its children; repeat or comma-separate",
     )
     p.add_argument("--label", default="", help="printed with the results, e.g. postgresql")
+    p.add_argument(
+        "--balance",
+        type=int,
+        default=0,
+        metavar="WORKERS",
+        help="with --pid and the raw client: warm up on the phase's own connections and "
+        "connect again while one of the WORKERS server processes did under half the work of "
+        "the busiest (the kernel hands keep-alive connections to workers unevenly)",
+    )
     p.add_argument("--lines", type=int, default=0, help="order lines per order (0: a total only)")
     p.add_argument("--program", default=None, help="a program file (JSON or YAML) to publish first")
     p.add_argument(
@@ -992,6 +1115,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     for pid in args.pids:
         if not psutil.pid_exists(pid):
             p.error(f"--pid {pid}: no such process")
+    if args.balance and (not args.pids or args.warmup <= 0 or args.client != "raw"):
+        p.error("--balance needs --pid, a warmup and the raw client")
     return args
 
 
@@ -1060,24 +1185,27 @@ def main(argv: list[str] | None = None) -> int:
     for phase in phases:
         batch = phase == "batch"
         chunk = args.batch_size if batch else 1
+        warmup = None
         if args.warmup > 0:
-            warm = run_phase(
-                args.concurrency,
-                args.timeout,
-                factory,
-                Dispenser(counter, chunk, args.warmup, None),
-                batch,
-            )
-            print(
-                f"\n{phase} warmup: {warm.requests:,} requests, {warm.failed:,} failed"
-                + (f"; first error: {warm.first_error}" if warm.first_error else "")
-            )
+            warmup = Warmup(args.warmup, counter, chunk, args.pids, 0.5 if args.balance else 0)
         duration = None if args.events else args.duration
         dispenser = Dispenser(counter, chunk, duration, args.events)
         first_sample = sampler.sample() if sampler else 0.0
-        cpu0 = cpu_snapshot(args.pids)
+        cpu0: CpuSnapshot | None = None
+
+        def measuring(phase: str = phase, warmup: Warmup | None = warmup) -> None:
+            nonlocal cpu0, first_sample
+            if warmup:
+                print("\n" + "\n".join(f"{phase} {line}" for line in warmup.log))
+            first_sample = sampler.sample() if sampler else 0.0
+            cpu0 = cpu_snapshot(args.pids)
+
+        dispenser.on_start = measuring
         progress = Progress(phase, counter, sampler, args.progress) if args.progress else None
-        stats = run_phase(args.concurrency, args.timeout, factory, dispenser, batch)
+        stats = run_phase(
+            args.concurrency, args.timeout, factory, dispenser, batch, warmup, args.balance
+        )
+        assert cpu0 is not None
         if progress:
             progress.stop()
         cpu1 = cpu_snapshot(args.pids)

@@ -5,7 +5,9 @@
 #   3. ingestion of 20-line orders through the API, 2 workers, single events C = 8 and batches
 #      of 1,000 C = 2: under a rule-less program, then under a program of 50 rules; the ratios.
 # Before 3, an unmeasured pass enrols nearly every customer of the pool (orders of a total
-# only), so that no measured phase pays for more enrolments than another.
+# only), so that no measured phase pays for more enrolments than another. Each phase spreads
+# its connections over the workers (ingest.py --balance): two batch connections made at once
+# mostly land on one worker, which halves the figure.
 # Needs a virtualenv with `pip install -e '.[dev]'` activated, PostgreSQL at
 # postgres@127.0.0.1:5432 (trust auth) and its client tools. Uses the scratch database
 # patron_rules_bench, dropped and created again. Run it on a quiet machine; about six minutes.
@@ -49,7 +51,8 @@ python bench/ingest.py --url "$url" --mode batch -c 2 --events 30000 --warmup 0 
   --program "$out/none.json" >/dev/null
 run() {  # program, mode, concurrency
   python bench/ingest.py --url "$url" --mode "$2" -c "$3" --duration "$seconds" --lines "$lines" \
-    --program "$out/$1.json" --pid "$server" --label "$1, $2" --json | tee "$out/$1-$2.txt"
+    --program "$out/$1.json" --pid "$server" --balance "$workers" --label "$1, $2" --json \
+    | tee "$out/$1-$2.txt"
 }
 run none single 8
 run none batch 2
